@@ -1,0 +1,48 @@
+# minimodels: every target sets up .venv first (pinned torch, then the package).
+# On a GPU machine the same pin installs PyPI's CUDA build of torch.
+PYTHON ?= python3
+TORCH  ?= torch==2.13.0
+VENV   := .venv
+PY     := $(VENV)/bin/python
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.py))
+
+.PHONY: setup lab run test notebooks bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (minimodels)" >/dev/null
+	touch $@
+
+## open the notebooks in JupyterLab
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+## execute every notebook headless (as scripts, active profile) and print what they reproduced
+run: setup
+	$(PY) -m minimodels.report run
+
+## all tests: unit, parity with transformers, notebook pairing, strict nbval (smoke profile)
+test: setup
+	MINIMODELS_PROFILE=smoke $(PY) -m pytest -q
+
+## re-execute every notebook under the cpu profile and write the outputs back
+## (the .py is the source; the filters are stamped into the .ipynb so that
+##  `jupytext --to py:percent -o - X.ipynb` reproduces X.py exactly)
+JUPYTEXT_META := {"jupytext": {"notebook_metadata_filter": "-all", "cell_metadata_filter": "tags,slideshow,-all"}}
+notebooks: setup
+	@for nb in $(or $(NB),$(NOTEBOOKS)); do \
+		echo "executing $$nb (profile cpu)"; \
+		MINIMODELS_PROFILE=cpu MPLBACKEND=module://matplotlib_inline.backend_inline \
+			$(VENV)/bin/jupytext --to ipynb --update-metadata '$(JUPYTEXT_META)' --execute "$$nb" || exit 1; \
+	done
+
+## speed: minimodels vs transformers, side by side, same weights
+bench: setup
+	$(PY) benchmarks/bench_forward.py
+
+clean:
+	rm -rf $(VENV) build results runs
