@@ -1,0 +1,77 @@
+"""Layers shared by the three models (SegFormer, ViViT, VideoBERT).
+
+Only what more than one model uses lives here; everything specific to a paper
+stays in that paper's module, next to the figure box it implements.
+
+- ``DropPath``: stochastic depth (Huang et al. 2016), the residual-branch dropout
+  every transformer block here uses during training.
+- ``drop_path_rates``: the linear "stochastic depth decay rule" that spreads a
+  maximum rate over all blocks of a network.
+- ``Mlp``: the plain transformer feed-forward network Linear -> GELU -> Linear
+  (SegFormer's positional-encoding ablation; the ViT-style blocks of ViViT and
+  VideoBERT).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drop a whole residual branch, per sample, while training.
+
+    During training each sample's branch output is zeroed with probability
+    ``drop_prob`` and the survivors are scaled by ``1 / (1 - drop_prob)`` so the
+    expected value is unchanged. In eval mode (or with ``drop_prob == 0``) it is the
+    identity. Used as ``x = x + drop_path(branch(x))``.
+    """
+
+    def __init__(self, drop_prob: float = 0.0):
+        super().__init__()
+        if not 0.0 <= drop_prob < 1.0:
+            raise ValueError(f"DropPath: drop_prob must be in [0, 1), got {drop_prob}")
+        self.drop_prob = float(drop_prob)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.drop_prob == 0.0 or not self.training:
+            return x
+        keep_prob = 1.0 - self.drop_prob
+        # one Bernoulli draw per sample, broadcast over every other dimension
+        mask_shape = (x.shape[0],) + (1,) * (x.ndim - 1)
+        mask = x.new_empty(mask_shape).bernoulli_(keep_prob)
+        return x * mask.div_(keep_prob)
+
+    def extra_repr(self) -> str:
+        return f"drop_prob={self.drop_prob}"
+
+
+def drop_path_rates(max_rate: float, num_blocks: int) -> list[float]:
+    """Per-block drop-path rates rising linearly from 0 to ``max_rate`` (the usual rule).
+
+    >>> drop_path_rates(0.1, 3)
+    [0.0, 0.05, 0.1]
+    """
+    if num_blocks <= 0:
+        return []
+    if num_blocks == 1:
+        return [0.0]
+    return [max_rate * i / (num_blocks - 1) for i in range(num_blocks)]
+
+
+class Mlp(nn.Module):
+    """Transformer feed-forward network: Linear(dim, hidden) -> GELU -> Dropout -> Linear(hidden, dim) -> Dropout.
+
+    Works on the last dimension, so any (..., dim) tensor goes in.
+    ``approximate="tanh"`` gives the tanh form of GELU some checkpoints were trained with.
+    """
+
+    def __init__(self, dim: int, hidden_dim: int, dropout: float = 0.0, approximate: str = "none"):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = nn.GELU(approximate=approximate)
+        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
