@@ -1,0 +1,91 @@
+"""Write the small sample files in data_samples/: real dataset formats, DigitWorld content.
+
+    python data_samples/make_samples.py            # (re)writes data_samples/<dataset>/
+    python data_samples/make_samples.py --out DIR  # writes DIR/<dataset>/ instead
+
+Deterministic and offline: every file is rendered from minimodels' DigitWorld (scikit-
+learn's bundled handwritten digits) with fixed seeds, so running it again gives the same
+pixels. One function per dataset format; each returns the paths it wrote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+HERE = Path(__file__).resolve().parent
+try:
+    from minimodels.data.digitworld import make_scenes
+except ImportError:  # running from a checkout without `pip install -e .`
+    sys.path.insert(0, str(HERE.parent))
+    from minimodels.data.digitworld import make_scenes
+
+ADE_SEED = 2016
+# (file name, split, (height, width), DigitWorld split); validation images use held-out digits
+ADE_SAMPLES = [
+    ("ADE_train_00000001", "training", (96, 128), "train"),
+    ("ADE_train_00000002", "training", (128, 96), "train"),
+    ("ADE_train_00000003", "training", (112, 144), "train"),
+    ("ADE_train_00000004", "training", (80, 120), "train"),
+    ("ADE_val_00000001", "validation", (96, 128), "test"),
+    ("ADE_val_00000002", "validation", (120, 160), "test"),
+]
+JPEG_QUALITY = 90
+
+
+def ade20k_label(mask: torch.Tensor) -> np.ndarray:
+    """DigitWorld mask (H, W) in 0..10 -> ADE20K-style raw annotation, uint8 (H, W).
+
+    Raw ADE20K values are 0 = "other" (unlabelled) and 1..150 = classes. Here the
+    background becomes 1 and digit d becomes d + 2, and the one-pixel ring just outside
+    every digit becomes 0, like the unlabelled seams between objects in real ADE20K maps.
+    After ``reduce_zero_label`` (0 -> 255, v -> v - 1) the labels are the DigitWorld
+    classes again, with 255 on the rings.
+    """
+    digit = (mask > 0).float()[None, None]
+    ring = (F.max_pool2d(digit, 3, stride=1, padding=1)[0, 0] > 0) & (mask == 0)
+    raw = mask + 1
+    raw[ring] = 0
+    return raw.to(torch.uint8).numpy()
+
+
+def make_ade20k(out_dir: Path) -> list[Path]:
+    """ADEChallengeData2016 layout: images/{training,validation}/*.jpg + annotations/.../*.png."""
+    root = Path(out_dir) / "ade20k"
+    written = []
+    for i, (name, split, size, world_split) in enumerate(ADE_SAMPLES):
+        images, masks = make_scenes(1, size, seed=ADE_SEED, split=world_split, start=i)
+        pixels = (images[0] * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+        for sub, suffix in (("images", ".jpg"), ("annotations", ".png")):
+            (root / sub / split).mkdir(parents=True, exist_ok=True)
+        jpg = root / "images" / split / f"{name}.jpg"
+        png = root / "annotations" / split / f"{name}.png"
+        Image.fromarray(pixels, mode="RGB").save(jpg, quality=JPEG_QUALITY)
+        Image.fromarray(ade20k_label(masks[0]), mode="L").save(png)
+        written += [jpg, png]
+    return written
+
+
+DATASETS = {"ade20k": make_ade20k}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=HERE, help="folder to write <dataset>/ into (default: data_samples/)")
+    parser.add_argument("--only", choices=sorted(DATASETS), action="append", help="write only these datasets")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    for name in args.only or DATASETS:
+        paths = DATASETS[name](args.out)
+        total = sum(p.stat().st_size for p in paths)
+        print(f"{name}: {len(paths)} files, {total / 1024:.1f} KiB under {args.out / name}")
+
+
+if __name__ == "__main__":
+    main()
