@@ -1,0 +1,127 @@
+"""Forward-pass speed: minimodels vs Hugging Face transformers, same weights, side by side.
+
+    python benchmarks/bench_forward.py            # what `make bench` runs
+    python benchmarks/bench_forward.py --repeats 30 --threads 1
+
+For every model pair: build the transformers model with random weights, save it with
+``save_pretrained`` to a temporary directory, load that into minimodels with the
+``minimodels.hf`` loader, and time both on the same input in eval mode under
+``torch.inference_mode()``. Runs are interleaved (ours, theirs, ours, theirs, ...) so that
+load from other processes hits both alike; the table reports medians, the speed ratio
+and the largest absolute difference between the two outputs.
+
+Add a model by writing one ``<model>_pair(args) -> Pair`` function and listing it in PAIRS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from minimodels.report import format_table
+
+TOLERANCE = 1e-4  # max abs difference between the two models' outputs
+
+
+@dataclass
+class Pair:
+    name: str  # what is compared, e.g. "SegFormer-B0 1x3x512x512"
+    ours: Callable[[], torch.Tensor]  # one forward pass of minimodels, returns the output tensor
+    theirs: Callable[[], torch.Tensor]  # one forward pass of transformers, same output
+
+
+def segformer_pair(args) -> Pair:
+    """SegFormer-B0 (150 classes) at args.size x args.size, batch 1."""
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+    from minimodels.hf import load_segformer
+
+    torch.manual_seed(0)
+    theirs = SegformerForSemanticSegmentation(SegformerConfig(num_labels=150)).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        theirs.save_pretrained(tmp)
+        ours = load_segformer(tmp)
+    x = torch.randn(1, 3, args.size, args.size)
+    return Pair(
+        name=f"SegFormer-B0 1x3x{args.size}x{args.size}",
+        ours=lambda: ours(x),
+        theirs=lambda: theirs(pixel_values=x).logits,
+    )
+
+
+PAIRS = {"segformer": segformer_pair}
+
+
+def time_pair(pair: Pair, repeats: int, warmup: int) -> dict:
+    """Interleaved timing of both sides; returns medians (ms), the ratio and the output gap."""
+    times = {"ours": [], "theirs": []}
+    with torch.inference_mode():
+        out_ours, out_theirs = pair.ours(), pair.theirs()
+        diff = (out_ours.float() - out_theirs.float()).abs().max().item()
+        for _ in range(warmup):
+            pair.ours(), pair.theirs()
+        for i in range(repeats):
+            # alternate who goes first, so neither always runs on a warmer cache
+            order = ("ours", "theirs") if i % 2 == 0 else ("theirs", "ours")
+            for side in order:
+                fn = pair.ours if side == "ours" else pair.theirs
+                start = time.perf_counter()
+                fn()
+                times[side].append(time.perf_counter() - start)
+    ours_ms = 1e3 * statistics.median(times["ours"])
+    theirs_ms = 1e3 * statistics.median(times["theirs"])
+    return {
+        "name": pair.name,
+        "ours_ms": ours_ms,
+        "theirs_ms": theirs_ms,
+        "speedup": theirs_ms / ours_ms,
+        "max_abs_diff": diff,
+        "shape": tuple(out_ours.shape),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=list(PAIRS), choices=list(PAIRS))
+    parser.add_argument("--size", type=int, default=512, help="image side for SegFormer (default 512)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed runs per side (default 20)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import transformers
+
+    print(
+        f"torch {torch.__version__}, transformers {transformers.__version__}, CPU threads {torch.get_num_threads()}, "
+        f"{args.repeats} interleaved runs per side (median), eval mode + inference_mode"
+    )
+    rows, ok = [], True
+    for name in args.models:
+        result = time_pair(PAIRS[name](args), args.repeats, args.warmup)
+        same = result["max_abs_diff"] <= TOLERANCE
+        ok &= same
+        rows.append(
+            [
+                result["name"],
+                f"{result['ours_ms']:.1f}",
+                f"{result['theirs_ms']:.1f}",
+                f"{result['speedup']:.2f}x",
+                f"{result['max_abs_diff']:.1e}" + ("" if same else " MISMATCH"),
+            ]
+        )
+    print(format_table(rows, ["model", "minimodels ms", "transformers ms", "speed-up", "max |diff|"]))
+    if not ok:
+        print(f"outputs differ by more than {TOLERANCE}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
