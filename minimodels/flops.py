@@ -182,13 +182,13 @@ def _ops(*names):
 _MAC_RULES = {}
 for _packet in _ops("mm", "bmm", "_int_mm", "_scaled_mm"):
     _MAC_RULES[_packet] = _mm
-for _packet in _ops("addmm", "baddbmm", "_addmm_activation"):
+for _packet in _ops("addmm", "addmm_", "baddbmm", "baddbmm_", "_addmm_activation"):
     _MAC_RULES[_packet] = _addmm
-for _packet in _ops("addbmm"):
+for _packet in _ops("addbmm", "addbmm_"):
     _MAC_RULES[_packet] = _addbmm
 for _packet in _ops("mv"):
     _MAC_RULES[_packet] = _mv
-for _packet in _ops("addmv"):
+for _packet in _ops("addmv", "addmv_"):
     _MAC_RULES[_packet] = _addmv
 for _packet in _ops("dot", "vdot"):
     _MAC_RULES[_packet] = _dot

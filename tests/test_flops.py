@@ -56,6 +56,9 @@ def test_matmul_bmm_einsum_and_friends():
     bias = torch.randn(7, 3, 9)
     baddbmm = Call(lambda s, x, y: torch.baddbmm(s, x, y))
     assert count_macs(baddbmm, bias, torch.randn(7, 3, 4), torch.randn(7, 4, 9)) == 7 * 3 * 4 * 9
+    # in-place accumulating products count the same as their out-of-place forms
+    inplace = Call(lambda s, x, y: s.clone().baddbmm_(x, y).sum(0).addmm_(x[0], y[0]))
+    assert count_macs(inplace, bias, torch.randn(7, 3, 4), torch.randn(7, 4, 9)) == 8 * 3 * 4 * 9
     # element-wise work is not counted
     assert count_macs(Call(lambda a: (a * 2 + 1).softmax(-1).relu()), a) == 0
 
