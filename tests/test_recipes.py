@@ -1,0 +1,132 @@
+import json
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from minimodels import recipes
+from minimodels.data.digitworld import SEG_CLASSES, make_scenes
+from minimodels.recipes import evaluate_segformer, segformer_recipe, train_segformer
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These models are tiny: one thread is as fast, and does not thrash when other jobs share the CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_recipe_profiles_and_overrides():
+    cpu = segformer_recipe("cpu")
+    gpu = segformer_recipe("gpu")
+    smoke = segformer_recipe("smoke")
+    assert cpu.variant == gpu.variant == "b0"
+    assert gpu.image_size > cpu.image_size > smoke.image_size
+    assert gpu.steps * gpu.batch_size > cpu.steps * cpu.batch_size > smoke.steps * smoke.batch_size
+    assert gpu.model_overrides["decoder_dim"] == 256  # genuine B0 decoder on the GPU
+    r = segformer_recipe("cpu", steps=7, model_overrides={"pos_encoding": "learned", "pe_size": (64, 64)})
+    assert r.steps == 7 and r.model_overrides["pos_encoding"] == "learned"
+    assert r.model_overrides["decoder_dim"] == cpu.model_overrides["decoder_dim"]  # merged, not replaced
+    cfg = r.train_config()
+    assert cfg.head == ("decoder.",) and cfg.head_lr_mult == r.head_lr_mult and cfg.steps == 7
+
+
+def test_recipe_follows_active_profile(monkeypatch):
+    monkeypatch.setenv("MINIMODELS_PROFILE", "smoke")
+    assert segformer_recipe().profile == "smoke"
+
+
+def test_recipe_rejects_bad_input():
+    with pytest.raises(ValueError, match="unknown profile 'tpu'"):
+        segformer_recipe("tpu")
+    with pytest.raises(TypeError, match="learning_rate"):
+        segformer_recipe("smoke", learning_rate=1.0)
+    with pytest.raises(ValueError, match="batch_size"):
+        segformer_recipe("smoke", n_train=2, batch_size=4)
+
+
+class _Oracle(nn.Module):
+    """Returns logits that put the true class (given to it in advance) on top, at H/4."""
+
+    def __init__(self, masks, num_classes=11):
+        super().__init__()
+        self.masks = masks
+        self.dummy = nn.Parameter(torch.zeros(1))
+        self.num_classes = num_classes
+        self.seen = 0
+
+    def forward(self, x):
+        m = self.masks[self.seen:self.seen + len(x)]
+        self.seen += len(x)
+        onehot = nn.functional.one_hot(m, self.num_classes).permute(0, 3, 1, 2).float()
+        return nn.functional.interpolate(onehot, size=(math.ceil(x.shape[2] / 4), math.ceil(x.shape[3] / 4)),
+                                         mode="nearest")
+
+
+def test_evaluate_segformer_scores_predictions():
+    images, masks = make_scenes(6, 40, seed=1, split="test")
+    flat = _Oracle(torch.zeros_like(masks))  # predicts background everywhere
+    out = evaluate_segformer(flat, images, masks, batch_size=4)
+    assert set(out["per_class_iou"]) == set(SEG_CLASSES)
+    assert out["per_class_iou"]["background"] == pytest.approx((masks == 0).float().mean().item(), abs=1e-6)
+    assert out["per_class_iou"]["3"] == 0.0
+    assert 0 < out["miou"] < 0.2
+    # upsampled true masks score high but not perfectly: the H/4 logits blur thin strokes
+    good = evaluate_segformer(_Oracle(masks), images, masks, batch_size=4)
+    assert 0.3 < good["miou"] < 1.0 and good["miou"] > 3 * out["miou"]
+    with pytest.raises(ValueError, match="masks"):
+        evaluate_segformer(flat, images, masks[:, :20])
+
+
+def test_smoke_recipe_trains_and_checkpoints(tmp_path):
+    recipe = segformer_recipe("smoke")
+    lines = []
+    result = train_segformer(recipe, out_dir=tmp_path, log=lines.append)
+    assert isinstance(result.model, nn.Module) and result["miou"] == result.miou
+    assert 0.0 <= result.miou <= 1.0 and set(result.per_class_iou) == set(SEG_CLASSES)
+    assert len(result.history.loss) == recipe.steps and result.history.evals[-1]["step"] == recipe.steps
+    assert result.images_per_s > 0 and result.wall_time > 0 and "cpu" in result.device
+    assert (tmp_path / "checkpoint.pt").exists() and any("SegFormer-B0" in line for line in lines)
+    assert result.pretrain is not None and len(result.pretrain.loss) == recipe.pretrain_steps
+    metrics = result.metrics()
+    json.dumps(metrics)  # JSON-able
+    assert metrics["config"]["image_size"] == recipe.image_size and metrics["steps"] == recipe.steps
+    # resuming a finished run trains nothing more and gives the same model
+    again = train_segformer(recipe, out_dir=tmp_path, log=None, resume=True)
+    assert again.history.loss == result.history.loss
+    for p, q in zip(result.model.parameters(), again.model.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_gpu_recipe_runs_a_few_steps_on_cpu():
+    """The gpu profile's model and image size, with steps and data cut down for the test."""
+    recipe = segformer_recipe("gpu", steps=2, n_train=4, n_test=2, batch_size=2, log_every=1, eval_every=0,
+                              warmup_steps=1, pretrain_steps=2, pretrain_batch_size=4, pretrain_crops=16)
+    result = train_segformer(recipe, log=None)
+    assert result.model.config.decoder_dim == 256 and result.recipe.image_size == 128
+    assert len(result.history.loss) == 2 and all(math.isfinite(v) for v in result.history.loss)
+
+
+def test_training_reduces_the_loss():
+    """A short real run (about 10 s): the cross entropy must fall well below the loss of
+    predicting the class frequencies, i.e. the model learns more than 'all background'."""
+    recipe = segformer_recipe("cpu", image_size=48, n_train=128, n_test=16, steps=40, batch_size=8,
+                              warmup_steps=5, log_every=0, eval_every=0, pretrain_steps=0)
+    result = train_segformer(recipe, log=None)
+    loss = result.history.loss
+    first, last = sum(loss[:5]) / 5, sum(loss[-5:]) / 5
+    assert last < 0.5 * first, (first, last)
+
+
+def test_digit_crops_are_labelled_held_out_digits():
+    images, labels = recipes.digit_crops(40, 32, seed=3, split="test")
+    assert images.shape == (40, 3, 32, 32) and labels.shape == (40,) and labels.dtype == torch.int64
+    assert 0.0 <= images.min() and images.max() <= 1.0 and 0 <= labels.min() and labels.max() <= 9
+    again, labels_again = recipes.digit_crops(40, 32, seed=3, split="test")
+    assert torch.equal(images, again) and torch.equal(labels, labels_again)
+    # the digit has contrast to its flat background: every crop has two clearly different colours
+    flat = images.flatten(2)
+    assert ((flat.max(2).values - flat.min(2).values).max(1).values > 0.2).all()
