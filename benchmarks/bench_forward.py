@@ -56,7 +56,31 @@ def segformer_pair(args) -> Pair:
     )
 
 
-PAIRS = {"segformer": segformer_pair}
+def vivit_pair(args) -> Pair:
+    """ViViT-B/16x2 Model 1 (400 classes), args.frames frames of 224x224, batch 1.
+
+    Each side gets the input in its own layout, contiguous: transformers (B, T, C, H, W),
+    minimodels (B, C, T, H, W).
+    """
+    from transformers import VivitConfig, VivitForVideoClassification
+
+    from minimodels.hf import load_vivit
+
+    torch.manual_seed(0)
+    theirs = VivitForVideoClassification(VivitConfig(num_labels=400, num_frames=args.frames)).eval()
+    with tempfile.TemporaryDirectory() as tmp:
+        theirs.save_pretrained(tmp)
+        ours = load_vivit(tmp)
+    x = torch.randn(1, args.frames, 3, 224, 224)
+    x_ours = x.permute(0, 2, 1, 3, 4).contiguous()
+    return Pair(
+        name=f"ViViT-B/16x2 Model 1 1x3x{args.frames}x224x224",
+        ours=lambda: ours(x_ours),
+        theirs=lambda: theirs(pixel_values=x).logits,
+    )
+
+
+PAIRS = {"segformer": segformer_pair, "vivit": vivit_pair}
 
 
 def time_pair(pair: Pair, repeats: int, warmup: int) -> dict:
@@ -91,6 +115,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--models", nargs="+", default=list(PAIRS), choices=list(PAIRS))
     parser.add_argument("--size", type=int, default=512, help="image side for SegFormer (default 512)")
+    parser.add_argument("--frames", type=int, default=16, help="frames per clip for ViViT (default 16)")
     parser.add_argument("--repeats", type=int, default=20, help="timed runs per side (default 20)")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")

@@ -20,6 +20,11 @@ Two spellings of SegFormer's key names exist, and both load:
 - the in-memory names of transformers 5.x (what ``model.state_dict()`` returns there):
   ``segformer.stages.{s}.blocks.{j}.attention.q_proj``, ``...mlp.fc1``,
   ``decode_head.linear_projections.{s}.proj`` ...
+
+``load_vivit`` (ViViT Model 1, ``VivitForVideoClassification``) and ``load_vit`` (image
+``ViTModel`` / ``ViTForImageClassification``) map the ViT-style key names the same way,
+Hub spelling (``vivit.encoder.layer.{i}.attention.attention.query``, ``...intermediate.dense``)
+and transformers-5 in-memory spelling (``vivit.layers.{i}.attention.q_proj``, ``...mlp.fc1``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path
 import torch
 
 from .segformer import SegFormer, SegFormerConfig
+from .vivit import ViT, ViTConfig, ViViT, ViViTConfig
 
 WEIGHT_FILES = (
     "model.safetensors",
@@ -347,3 +353,310 @@ def _hub_name(key: str, hf_state: dict) -> str:
 
 def _few(keys: list[str], n: int = 5) -> list[str]:
     return keys[:n] + ([f"... {len(keys) - n} more"] if len(keys) > n else [])
+
+
+# --------------------------------------------------------------------------------------
+# ViViT (Model 1) and the image ViT
+# --------------------------------------------------------------------------------------
+#
+# Hugging Face's ViViT and ViT share one layer layout; only the prefix ("vivit." / "vit."),
+# the patch projection (Conv3d / Conv2d) and the config fields differ. Their query, key
+# and value Linears become minimodels' single fused ``attn.qkv`` (rows: query, key, value).
+# Input layouts differ too: transformers' ViViT takes (B, T, C, H, W), minimodels'
+# (B, C, T, H, W) - ``video.permute(0, 2, 1, 3, 4)`` converts.
+
+# transformers' hidden_act -> minimodels' GELU (gelu_fast, gelu_new and gelu_pytorch_tanh
+# are all the tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))))
+_HF_GELU = {"gelu": "none", "gelu_fast": "tanh", "gelu_new": "tanh", "gelu_pytorch_tanh": "tanh"}
+
+_HF_VIVIT_DEFAULTS = dict(  # transformers' VivitConfig defaults (ViViT-B/16x2, 32 frames of 224x224)
+    image_size=224,
+    num_frames=32,
+    tubelet_size=[2, 16, 16],
+    num_channels=3,
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    hidden_act="gelu_fast",
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+    layer_norm_eps=1e-6,
+    qkv_bias=True,
+)
+
+_HF_VIT_DEFAULTS = dict(  # transformers' ViTConfig defaults (ViT-B/16, 224x224)
+    image_size=224,
+    patch_size=16,
+    num_channels=3,
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    hidden_act="gelu",
+    hidden_dropout_prob=0.0,
+    attention_probs_dropout_prob=0.0,
+    layer_norm_eps=1e-12,
+    qkv_bias=True,
+)
+
+# Module names inside a layer: Hub spelling and transformers-5 in-memory spelling -> minimodels
+_VIT_STYLE_INNER = {
+    "layernorm_before": "norm1",
+    "layernorm_after": "norm2",
+    "attention.attention.query": "attn.q",  # q, k, v are fused into attn.qkv below
+    "attention.q_proj": "attn.q",
+    "attention.attention.key": "attn.k",
+    "attention.k_proj": "attn.k",
+    "attention.attention.value": "attn.v",
+    "attention.v_proj": "attn.v",
+    "attention.output.dense": "attn.proj",
+    "attention.o_proj": "attn.proj",
+    "intermediate.dense": "mlp.fc1",
+    "mlp.fc1": "mlp.fc1",
+    "output.dense": "mlp.fc2",
+    "mlp.fc2": "mlp.fc2",
+}
+_VIT_STYLE_HUB_INNER = {  # minimodels -> Hub spelling (for error messages)
+    "norm1": "layernorm_before",
+    "norm2": "layernorm_after",
+    "attn.q": "attention.attention.query",
+    "attn.k": "attention.attention.key",
+    "attn.v": "attention.attention.value",
+    "attn.qkv": "attention.attention.query|key|value",
+    "attn.proj": "attention.output.dense",
+    "mlp.fc1": "intermediate.dense",
+    "mlp.fc2": "output.dense",
+}
+# Parts of a transformers checkpoint minimodels has no use for: ViTModel's / VivitModel's
+# pooler (Linear + tanh on the CLS output, not used by the classifiers) and ViT's mask
+# token (masked image modelling).
+_VIT_STYLE_IGNORED = (r"pooler\.", r"embeddings\.mask_token$")
+
+
+def _vit_style_key(hf_key: str, prefix: str, patch_module: str) -> str | None:
+    """The minimodels name of a ViT-style Hugging Face key, "" for a key to ignore, None if unknown.
+    ``prefix``: "vivit" or "vit" (optional in the key); ``patch_module``: "tubelet_embed" or "patch_embed"."""
+    p = rf"(?:{prefix}\.)?"
+    if hf_key.startswith("classifier."):
+        return "head." + hf_key[len("classifier."):]
+    for pattern in _VIT_STYLE_IGNORED:
+        if re.match(p + pattern, hf_key):
+            return ""
+    m = re.match(p + r"embeddings\.patch_embeddings\.projection\.(weight|bias)$", hf_key)
+    if m:
+        return f"{patch_module}.proj.{m.group(1)}"
+    if re.match(p + r"embeddings\.cls_token$", hf_key):
+        return "encoder.cls_token"
+    if re.match(p + r"embeddings\.position_embeddings$", hf_key):
+        return "encoder.pos_embed.weight"
+    m = re.match(p + r"layernorm\.(weight|bias)$", hf_key)
+    if m:
+        return f"encoder.norm.{m.group(1)}"
+    m = re.match(p + r"(?:encoder\.layer|layers)\.(\d+)\.(.+)\.(weight|bias)$", hf_key)
+    if m and m.group(2) in _VIT_STYLE_INNER:
+        return f"encoder.blocks.{m.group(1)}.{_VIT_STYLE_INNER[m.group(2)]}.{m.group(3)}"
+    return None
+
+
+def _vit_style_hub_key(key: str, prefix: str, patch_module: str) -> str:
+    """The Hub name of a minimodels ViT / ViViT key (the inverse of ``_vit_style_key``)."""
+    p = f"{prefix}." if prefix else ""
+    m = re.match(r"encoder\.blocks\.(\d+)\.(.+)\.(weight|bias)$", key)
+    if m and m.group(2) in _VIT_STYLE_HUB_INNER:
+        return f"{p}encoder.layer.{m.group(1)}.{_VIT_STYLE_HUB_INNER[m.group(2)]}.{m.group(3)}"
+    fixed = {
+        "encoder.cls_token": f"{p}embeddings.cls_token",
+        "encoder.pos_embed.weight": f"{p}embeddings.position_embeddings",
+        "encoder.norm.weight": f"{p}layernorm.weight",
+        "encoder.norm.bias": f"{p}layernorm.bias",
+        f"{patch_module}.proj.weight": f"{p}embeddings.patch_embeddings.projection.weight",
+        f"{patch_module}.proj.bias": f"{p}embeddings.patch_embeddings.projection.bias",
+        "head.weight": "classifier.weight",
+        "head.bias": "classifier.bias",
+    }
+    return fixed.get(key, key)
+
+
+def _convert_vit_style(hf_state, prefix, patch_module):
+    """(state dict with q / k / v still separate, {minimodels key: source key}, unexpected keys)."""
+    state, source, unexpected = {}, {}, []
+    for key, tensor in hf_state.items():
+        new = _vit_style_key(key, prefix, patch_module)
+        if new is None:
+            unexpected.append(key)
+        elif new:
+            state[new] = tensor
+            source[new] = key
+    return state, source, unexpected
+
+
+def _fuse_qkv(state: dict, source: dict) -> dict:
+    """Concatenate every block's attn.q / attn.k / attn.v (all three present) into attn.qkv."""
+    for q_key in [k for k in state if ".attn.q." in k]:
+        parts = [q_key.replace(".attn.q.", f".attn.{n}.") for n in "qkv"]
+        if not all(p in state for p in parts):
+            continue  # reported as missing by the loader
+        shapes = [tuple(state[p].shape) for p in parts]
+        if len(set(shapes)) != 1:
+            raise ValueError(
+                "shape mismatch: query, key and value must have equal shapes, got "
+                + ", ".join(f"{source[p]} {s}" for p, s in zip(parts, shapes))
+            )
+        state[q_key.replace(".attn.q.", ".attn.qkv.")] = torch.cat([state.pop(p) for p in parts], dim=0)
+    return state
+
+
+def convert_vivit_state_dict(hf_state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Rename a Hugging Face ViViT state dict (Hub or transformers-5 names) to minimodels'
+    ``ViViT`` (Model 1) names, query / key / value fused. Returns (state dict, unexpected keys)."""
+    state, source, unexpected = _convert_vit_style(hf_state, "vivit", "tubelet_embed")
+    return _fuse_qkv(state, source), unexpected
+
+
+def convert_vit_state_dict(hf_state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Rename a Hugging Face ViT state dict (``vit.`` prefix optional) to minimodels' ``ViT``
+    names, query / key / value fused. Returns (state dict, unexpected keys)."""
+    state, source, unexpected = _convert_vit_style(hf_state, "vit", "patch_embed")
+    return _fuse_qkv(state, source), unexpected
+
+
+def _num_classes_from_hf(hf: dict, hf_state: dict | None) -> tuple[int, tuple[str, ...] | None]:
+    """Classes from the classifier's weights (a bare VivitModel / ViTModel has none: 0), names
+    from id2label when it has as many labels; without weights, from num_labels / id2label."""
+    if hf_state is None:
+        return int(hf.get("num_labels", len(hf.get("id2label") or {}) or 2)), None
+    weight = hf_state.get("classifier.weight")
+    if weight is None:
+        return 0, None
+    num_classes = int(weight.shape[0])
+    labels = {int(k): v for k, v in (hf.get("id2label") or {}).items()}
+    if sorted(labels) == list(range(num_classes)):
+        return num_classes, tuple(labels[i] for i in range(num_classes))
+    return num_classes, None
+
+
+def _gelu_from_hf(hf: dict, default: str) -> str:
+    act = hf.get("hidden_act", default)
+    if act not in _HF_GELU:
+        raise ValueError(f"config.json: hidden_act {act!r} is not supported; expected one of {sorted(_HF_GELU)}")
+    return _HF_GELU[act]
+
+
+def vivit_config_from_hf(hf: dict, hf_state: dict | None = None) -> ViViTConfig:
+    """Translate a transformers ``VivitConfig`` (config.json dict) into a Model 1 ``ViViTConfig``.
+
+    The number of classes comes from the classifier weights in ``hf_state`` when given
+    (0 for a bare ``VivitModel``), else from ``num_labels`` / ``id2label``."""
+    model_type = hf.get("model_type", "vivit")
+    if model_type != "vivit":
+        raise ValueError(f"expected a ViViT checkpoint (model_type 'vivit'), got model_type {model_type!r}")
+    get = lambda key: hf.get(key, _HF_VIVIT_DEFAULTS[key])  # noqa: E731
+    num_classes, class_names = _num_classes_from_hf(hf, hf_state)
+    return ViViTConfig(
+        image_size=get("image_size"),
+        num_frames=get("num_frames"),
+        tubelet=tuple(get("tubelet_size")),
+        in_channels=get("num_channels"),
+        hidden_dim=get("hidden_size"),
+        depth=get("num_hidden_layers"),
+        num_heads=get("num_attention_heads"),
+        mlp_dim=get("intermediate_size"),
+        num_classes=num_classes,
+        model=1,
+        classifier="token",
+        dropout=get("hidden_dropout_prob"),
+        attention_dropout=get("attention_probs_dropout_prob"),
+        layer_norm_eps=get("layer_norm_eps"),
+        gelu_approximate=_gelu_from_hf(hf, _HF_VIVIT_DEFAULTS["hidden_act"]),
+        qkv_bias=get("qkv_bias"),
+        class_names=class_names,
+    )
+
+
+def vit_config_from_hf(hf: dict, hf_state: dict | None = None) -> ViTConfig:
+    """Translate a transformers ``ViTConfig`` (config.json dict) into minimodels' ``ViTConfig``
+    (classes as in ``vivit_config_from_hf``). LayerNorm eps is taken from the config
+    (transformers' ViT default is 1e-12; Google's checkpoints say 1e-12 too)."""
+    model_type = hf.get("model_type", "vit")
+    if model_type != "vit":
+        raise ValueError(f"expected a ViT checkpoint (model_type 'vit'), got model_type {model_type!r}")
+    get = lambda key: hf.get(key, _HF_VIT_DEFAULTS[key])  # noqa: E731
+    num_classes, class_names = _num_classes_from_hf(hf, hf_state)
+    return ViTConfig(
+        image_size=get("image_size"),
+        patch_size=get("patch_size"),
+        in_channels=get("num_channels"),
+        hidden_dim=get("hidden_size"),
+        depth=get("num_hidden_layers"),
+        num_heads=get("num_attention_heads"),
+        mlp_dim=get("intermediate_size"),
+        num_classes=num_classes,
+        dropout=get("hidden_dropout_prob"),
+        attention_dropout=get("attention_probs_dropout_prob"),
+        layer_norm_eps=get("layer_norm_eps"),
+        gelu_approximate=_gelu_from_hf(hf, _HF_VIT_DEFAULTS["hidden_act"]),
+        qkv_bias=get("qkv_bias"),
+        class_names=class_names,
+    )
+
+
+def _load_vit_style(path, model, hf_state, prefix, patch_module):
+    """Rename, check (missing / unexpected keys, shapes) and load ``hf_state`` into ``model``."""
+    state, source, unexpected = _convert_vit_style(hf_state, prefix, patch_module)
+    # the hub prefix this checkpoint uses, for naming missing keys the way it would have them
+    used_prefix = prefix if any(k.startswith(prefix + ".") for k in hf_state) else ""
+    hub = lambda key: _vit_style_hub_key(key, used_prefix, patch_module)  # noqa: E731
+    expected = {}
+    for key, tensor in model.state_dict().items():
+        if ".attn.qkv." in key:  # compare against q, k, v before fusing them
+            for n in "qkv":
+                expected[key.replace(".attn.qkv.", f".attn.{n}.")] = (tensor.shape[0] // 3, *tensor.shape[1:])
+        else:
+            expected[key] = tuple(tensor.shape)
+    unexpected += [source[k] for k in state if k not in expected]
+    missing = [hub(k) for k in expected if k not in state]
+    if missing or unexpected:
+        c = model.config
+        raise KeyError(
+            f"checkpoint {path} does not fit {type(model).__name__}(hidden_dim={c.hidden_dim}, depth={c.depth}, "
+            f"num_classes={c.num_classes}): {len(missing)} missing key(s) {_few(missing)}, "
+            f"{len(unexpected)} unexpected key(s) {_few(unexpected)}"
+        )
+    for key, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[key]):
+            raise ValueError(
+                f"checkpoint {path}: shape mismatch for {source[key]} (minimodels {key}): "
+                f"expected {tuple(expected[key])} from config.json, got {tuple(tensor.shape)}"
+            )
+    model.load_state_dict(_fuse_qkv(state, source))
+    return model.eval()
+
+
+def load_vivit(path: str | Path) -> ViViT:
+    """A ViViT Model 1 (eval mode) from a Hugging Face ``VivitForVideoClassification`` checkpoint
+    directory (``save_pretrained`` output or a Hub download such as
+    ``google/vivit-b-16x2-kinetics400``); a bare ``VivitModel`` gives ``num_classes=0``.
+
+    hidden_act ``gelu_fast`` (the default) becomes ``gelu_approximate="tanh"``; eps, sizes and
+    labels come from config.json. Transformers' ViViT takes (B, T, C, H, W); this model takes
+    (B, C, T, H, W): ``model(video.permute(0, 2, 1, 3, 4))`` gives the same logits. Unlike
+    transformers' (which resizes the table as a 2D grid), its position embedding is resized
+    over t, h and w, so other frame counts and resolutions work too. Raises a clear error
+    when files are missing, keys do not fit (a few listed) or shapes differ.
+    """
+    hf_config, hf_state = read_checkpoint(path)
+    model = ViViT(vivit_config_from_hf(hf_config, hf_state))
+    return _load_vit_style(path, model, hf_state, "vivit", "tubelet_embed")
+
+
+def load_vit(path: str | Path) -> ViT:
+    """An image ``ViT`` (eval mode) from a Hugging Face ``ViTForImageClassification`` or ``ViTModel``
+    checkpoint directory (e.g. ``google/vit-base-patch16-224-in21k``, whose keys may lack the
+    ``vit.`` prefix). A ``ViTModel`` has no classifier: ``num_classes=0`` and the model returns
+    the CLS token's output after the final LayerNorm (``last_hidden_state[:, 0]``); its pooler
+    (Linear + tanh) is not loaded. Feed the result to ``minimodels.vivit.init_from_image``.
+    """
+    hf_config, hf_state = read_checkpoint(path)
+    model = ViT(vit_config_from_hf(hf_config, hf_state))
+    return _load_vit_style(path, model, hf_state, "vit", "patch_embed")
