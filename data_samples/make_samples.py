@@ -25,6 +25,8 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(HERE.parent))
     from minimodels.data.digitworld import make_scenes
+from minimodels.data.motion import MOTION_CLASSES, make_motion_videos
+from minimodels.data.video import write_video
 
 ADE_SEED = 2016
 # (file name, split, (height, width), DigitWorld split); validation images use held-out digits
@@ -72,7 +74,51 @@ def make_ade20k(out_dir: Path) -> list[Path]:
     return written
 
 
-DATASETS = {"ade20k": make_ade20k}
+KINETICS_SEED = 400
+KINETICS_SIZE = (96, 128)  # height, width: landscape, so short-side resizing and 3 crops matter
+KINETICS_FRAMES = 48  # 1.92 s at 25 fps: one 16x2 clip fits, a 32x2 clip (64 frames) does not
+KINETICS_FPS = 25
+KINETICS_BIT_RATE = 200_000  # bits per second, an upper bound: at most ~50 KB per file, calm videos take less
+# (split, DigitWorld motion class, DigitWorld split); the motion video index is the file's position
+KINETICS_SAMPLES = [
+    ("train", "zoom in", "train"),
+    ("train", "zoom in", "train"),
+    ("train", "zoom out", "train"),
+    ("train", "zoom out", "train"),
+    ("val", "zoom in", "test"),
+    ("val", "zoom out", "test"),
+]
+
+
+def kinetics_video(i: int) -> torch.Tensor:
+    """The frames uint8 (T, H, W, 3) of sample file ``i``: DigitWorld motion video ``i``, forced to its class."""
+    _, motion, world_split = KINETICS_SAMPLES[i]
+    videos, _ = make_motion_videos(
+        1, KINETICS_FRAMES, KINETICS_SIZE, seed=KINETICS_SEED, split=world_split, start=i, classes=[motion]
+    )
+    return (videos[0] * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 3, 0).contiguous()
+
+
+def kinetics_path(i: int) -> Path:
+    """Relative path of sample file ``i``: <split>/<class>/<11-char id>_<start s>_<end s>.mp4 (Kinetics' naming)."""
+    split, motion, _ = KINETICS_SAMPLES[i]
+    seconds = round(KINETICS_FRAMES / KINETICS_FPS)
+    return Path(split) / motion.replace(" ", "_") / f"digitworld{i}_{0:06d}_{seconds:06d}.mp4"
+
+
+def make_kinetics(out_dir: Path) -> list[Path]:
+    """Kinetics-style class folders: kinetics/{train,val}/<class>/*.mp4 (MPEG-4 Part 2 video)."""
+    assert all(m in MOTION_CLASSES for _, m, _ in KINETICS_SAMPLES)
+    root = Path(out_dir) / "kinetics"
+    written = []
+    for i in range(len(KINETICS_SAMPLES)):
+        path = root / kinetics_path(i)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written.append(write_video(path, kinetics_video(i), fps=KINETICS_FPS, bit_rate=KINETICS_BIT_RATE))
+    return written
+
+
+DATASETS = {"ade20k": make_ade20k, "kinetics": make_kinetics}
 
 
 def main(argv=None) -> None:
