@@ -9,7 +9,8 @@ holds ``config.json`` and the weights in one of:
 - ``pytorch_model.bin.index.json`` + shards           (sharded .bin)
 
 ``read_checkpoint`` returns the raw config dict and state dict (shared by every model's
-loader); ``load_segformer`` maps the SegFormer key names onto ``minimodels.segformer``.
+loader); ``load_segformer``, ``load_vivit`` / ``load_vit`` and ``load_bert`` map each model's
+key names onto ``minimodels.segformer``, ``minimodels.vivit`` and ``minimodels.bert``.
 
 Two spellings of SegFormer's key names exist, and both load:
 
@@ -35,6 +36,7 @@ from pathlib import Path
 
 import torch
 
+from .bert import Bert, BertConfig
 from .segformer import SegFormer, SegFormerConfig
 from .vivit import ViT, ViTConfig, ViViT, ViViTConfig
 
@@ -660,3 +662,189 @@ def load_vit(path: str | Path) -> ViT:
     hf_config, hf_state = read_checkpoint(path)
     model = ViT(vit_config_from_hf(hf_config, hf_state))
     return _load_vit_style(path, model, hf_state, "vit", "patch_embed")
+
+
+# --------------------------------------------------------------------------------------
+# BERT (masked language model)
+# --------------------------------------------------------------------------------------
+#
+# ``BertForMaskedLM`` checkpoints (``bert-base-uncased``, ``bert-large-uncased`` ...) and what
+# ``save_pretrained`` writes, transformers 5.x included, use one spelling:
+# ``bert.embeddings.word_embeddings``, ``bert.encoder.layer.{i}.attention.self.query``,
+# ``...attention.output.dense``, ``...attention.output.LayerNorm``, ``...intermediate.dense``,
+# ``...output.dense``, ``...output.LayerNorm``, ``cls.predictions.transform.dense``,
+# ``cls.predictions.transform.LayerNorm``, ``cls.predictions.bias``. The decoder weight is
+# tied to the word embeddings, so save_pretrained leaves ``cls.predictions.decoder.*`` out;
+# older checkpoints carry it (and ``decoder.bias``, a copy of ``cls.predictions.bias``), and
+# TensorFlow-era ones name LayerNorm parameters ``gamma`` / ``beta``. Parts minimodels' MLM
+# model has no use for are skipped: the pooler and the next-sentence head
+# (``bert.pooler.*``, ``cls.seq_relationship.*``) and the ``position_ids`` buffer.
+
+_HF_BERT_DEFAULTS = dict(  # transformers' BertConfig defaults (BERT-base, uncased vocabulary)
+    vocab_size=30522,
+    hidden_size=768,
+    num_hidden_layers=12,
+    num_attention_heads=12,
+    intermediate_size=3072,
+    hidden_act="gelu",
+    hidden_dropout_prob=0.1,
+    attention_probs_dropout_prob=0.1,
+    max_position_embeddings=512,
+    type_vocab_size=2,
+    layer_norm_eps=1e-12,
+    pad_token_id=0,
+    position_embedding_type="absolute",
+)
+
+_BERT_FIXED = {  # Hub name (without "bert.") -> minimodels name
+    "embeddings.word_embeddings.weight": "embeddings.word.weight",
+    "embeddings.position_embeddings.weight": "embeddings.position.weight",
+    "embeddings.token_type_embeddings.weight": "embeddings.token_type.weight",
+    "embeddings.LayerNorm.weight": "embeddings.norm.weight",
+    "embeddings.LayerNorm.bias": "embeddings.norm.bias",
+}
+_BERT_HEAD = {  # Hub name -> minimodels name
+    "cls.predictions.bias": "mlm_head.bias",
+    "cls.predictions.transform.dense.weight": "mlm_head.dense.weight",
+    "cls.predictions.transform.dense.bias": "mlm_head.dense.bias",
+    "cls.predictions.transform.LayerNorm.weight": "mlm_head.norm.weight",
+    "cls.predictions.transform.LayerNorm.bias": "mlm_head.norm.bias",
+}
+_BERT_INNER = {  # module inside bert.encoder.layer.{i} -> inside minimodels' layers.{i}
+    "attention.self.query": "attn.q",
+    "attention.self.key": "attn.k",
+    "attention.self.value": "attn.v",
+    "attention.output.dense": "attn.proj",
+    "attention.output.LayerNorm": "norm1",
+    "intermediate.dense": "fc1",
+    "output.dense": "fc2",
+    "output.LayerNorm": "norm2",
+}
+_BERT_IGNORED = (r"(?:bert\.)?pooler\.", r"cls\.seq_relationship\.", r"(?:bert\.)?embeddings\.position_ids$")
+# decoder.weight is the word-embedding table, decoder.bias the MLM bias: checked, not loaded
+_BERT_TIED = {"cls.predictions.decoder.weight": "embeddings.word.weight",
+              "cls.predictions.decoder.bias": "mlm_head.bias"}
+
+
+def bert_config_from_hf(hf: dict) -> BertConfig:
+    """Translate a transformers ``BertConfig`` (config.json dict) into minimodels' ``BertConfig``.
+    Only exact GELU and absolute positions are supported (what every released BERT uses)."""
+    model_type = hf.get("model_type", "bert")
+    if model_type != "bert":
+        raise ValueError(f"expected a BERT checkpoint (model_type 'bert'), got model_type {model_type!r}")
+    get = lambda key: hf.get(key, _HF_BERT_DEFAULTS[key])  # noqa: E731
+    if get("hidden_act") != "gelu":
+        raise ValueError(f"config.json: hidden_act {get('hidden_act')!r} is not supported; minimodels' BERT "
+                         "uses exact GELU (hidden_act 'gelu')")
+    if get("position_embedding_type") != "absolute":
+        raise ValueError(f"config.json: position_embedding_type {get('position_embedding_type')!r} is not "
+                         "supported; expected 'absolute'")
+    if hf.get("is_decoder") or hf.get("add_cross_attention"):
+        raise ValueError("config.json: a BERT decoder (is_decoder / add_cross_attention) is not supported; "
+                         "expected an encoder with an MLM head")
+    if hf.get("tie_word_embeddings", True) is False:
+        raise ValueError("config.json: tie_word_embeddings is false; minimodels' BERT ties the MLM decoder "
+                         "to the word embeddings")
+    return BertConfig(
+        vocab_size=get("vocab_size"),
+        hidden_dim=get("hidden_size"),
+        depth=get("num_hidden_layers"),
+        num_heads=get("num_attention_heads"),
+        mlp_dim=get("intermediate_size"),
+        max_positions=get("max_position_embeddings"),
+        type_vocab_size=get("type_vocab_size"),
+        dropout=get("hidden_dropout_prob"),
+        attention_dropout=get("attention_probs_dropout_prob"),
+        layer_norm_eps=get("layer_norm_eps"),
+        pad_token_id=get("pad_token_id"),
+    )
+
+
+def bert_key(hf_key: str) -> str | None:
+    """The minimodels name of a Hugging Face BERT key; "" for a key to skip (pooler, NSP
+    head, position_ids, the tied decoder), None if unknown. ``LayerNorm.gamma`` / ``.beta``
+    read as ``.weight`` / ``.bias``; the ``bert.`` prefix is optional.
+
+    >>> bert_key("bert.encoder.layer.3.attention.output.LayerNorm.gamma")
+    'layers.3.norm1.weight'
+    """
+    key = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", hf_key)
+    key = re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", key)
+    if key in _BERT_HEAD:
+        return _BERT_HEAD[key]
+    if key in _BERT_TIED or any(re.match(p, key) for p in _BERT_IGNORED):
+        return ""
+    body = key[len("bert."):] if key.startswith("bert.") else key
+    if body in _BERT_FIXED:
+        return _BERT_FIXED[body]
+    m = re.match(r"encoder\.layer\.(\d+)\.(.+)\.(weight|bias)$", body)
+    if m and m.group(2) in _BERT_INNER:
+        return f"layers.{m.group(1)}.{_BERT_INNER[m.group(2)]}.{m.group(3)}"
+    return None
+
+
+def bert_hub_key(key: str) -> str:
+    """The Hub name of a minimodels BERT key (the inverse of ``bert_key``)."""
+    for hub, ours in {**_BERT_HEAD, **{"bert." + k: v for k, v in _BERT_FIXED.items()}}.items():
+        if ours == key:
+            return hub
+    m = re.match(r"layers\.(\d+)\.(.+)\.(weight|bias)$", key)
+    inner = {v: k for k, v in _BERT_INNER.items()}
+    if m and m.group(2) in inner:
+        return f"bert.encoder.layer.{m.group(1)}.{inner[m.group(2)]}.{m.group(3)}"
+    return key
+
+
+def convert_bert_state_dict(hf_state: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Rename a Hugging Face BERT state dict to minimodels' ``Bert`` names.
+    Returns (state dict, unexpected keys); skipped keys (see ``bert_key``) are in neither."""
+    state, unexpected = {}, []
+    for key, tensor in hf_state.items():
+        new = bert_key(key)
+        if new is None:
+            unexpected.append(key)
+        elif new:
+            state[new] = tensor
+    return state, unexpected
+
+
+def load_bert(path: str | Path) -> Bert:
+    """A ``Bert`` masked language model (eval mode) from a Hugging Face ``BertForMaskedLM``
+    checkpoint directory (``save_pretrained`` output, or a Hub download such as
+    ``bert-large-uncased``, VideoBERT's starting point). Gives the same MLM logits as
+    transformers for the same ``input_ids``, ``token_type_ids`` and ``attention_mask``.
+
+    A stored decoder weight / bias must equal the word embeddings / MLM bias (they are tied).
+    Raises a clear error when files are missing, keys do not fit (missing / unexpected, a
+    few listed, in Hub spelling), shapes differ from config.json, or the config asks for
+    something this model does not do (another activation, relative positions, untied head).
+    """
+    hf_config, hf_state = read_checkpoint(path)
+    model = Bert(bert_config_from_hf(hf_config))
+    state, unexpected = convert_bert_state_dict(hf_state)
+    expected = model.state_dict()
+    if "mlm_head.bias" not in state and "cls.predictions.decoder.bias" in hf_state:
+        state["mlm_head.bias"] = hf_state["cls.predictions.decoder.bias"]
+    missing = [bert_hub_key(k) for k in expected if k not in state]
+    if missing or unexpected:
+        c = model.config
+        raise KeyError(
+            f"checkpoint {path} does not fit Bert(hidden_dim={c.hidden_dim}, depth={c.depth}, "
+            f"vocab_size={c.vocab_size}): {len(missing)} missing key(s) {_few(missing)}, "
+            f"{len(unexpected)} unexpected key(s) {_few(unexpected)}"
+        )
+    for key, tensor in state.items():
+        if tuple(tensor.shape) != tuple(expected[key].shape):
+            raise ValueError(
+                f"checkpoint {path}: shape mismatch for {bert_hub_key(key)} (minimodels {key}): "
+                f"expected {tuple(expected[key].shape)} from config.json, got {tuple(tensor.shape)}"
+            )
+    for hub, ours in _BERT_TIED.items():
+        tied = hf_state.get(hub)
+        if tied is not None and not (tied.shape == state[ours].shape and torch.equal(tied, state[ours])):
+            raise ValueError(
+                f"checkpoint {path}: {hub} differs from {bert_hub_key(ours)}; minimodels' BERT ties the MLM "
+                "decoder to the word embeddings and its bias to cls.predictions.bias"
+            )
+    model.load_state_dict(state)
+    return model.eval()
