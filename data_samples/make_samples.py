@@ -11,6 +11,7 @@ pixels. One function per dataset format; each returns the paths it wrote.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -25,6 +26,7 @@ try:
 except ImportError:  # running from a checkout without `pip install -e .`
     sys.path.insert(0, str(HERE.parent))
     from minimodels.data.digitworld import make_scenes
+from minimodels.data.howto import make_howto_videos
 from minimodels.data.motion import MOTION_CLASSES, make_motion_videos
 from minimodels.data.video import write_video
 
@@ -118,7 +120,57 @@ def make_kinetics(out_dir: Path) -> list[Path]:
     return written
 
 
-DATASETS = {"ade20k": make_ade20k, "kinetics": make_kinetics}
+YOUCOOK2_SEED = 2018
+YOUCOOK2_SIZE = 48  # square frames, even sides (YUV 4:2:0)
+YOUCOOK2_BIT_RATE = 40_000  # bits per second, an upper bound; at 4 fps ~10 kbit per frame
+YOUCOOK2_RECIPE = "000"  # not a real YouCook2 recipe type: "DigitWorld how-to"
+# (video id: 11 characters like a YouTube id, subset, DigitWorld split, how-to video index)
+YOUCOOK2_SAMPLES = [
+    ("digitworld0", "training", "train", 0),
+    ("digitworld1", "training", "train", 1),
+    ("digitworld2", "validation", "test", 0),
+]
+
+
+def youcook2_videos() -> list:
+    """The DigitWorld how-to videos behind the YouCook2 sample, in ``YOUCOOK2_SAMPLES`` order."""
+    return [
+        make_howto_videos(1, steps=(3, 4), clips_per_step=(2, 3), size=YOUCOOK2_SIZE, seed=YOUCOOK2_SEED,
+                          split=world_split, start=index)[0]
+        for _, _, world_split, index in YOUCOOK2_SAMPLES
+    ]
+
+
+def _seconds(t: float):
+    """Times as YouCook2 writes them: whole seconds as ints, anything else rounded to 0.01 s."""
+    return int(t) if float(t).is_integer() else round(float(t), 2)
+
+
+def make_youcook2(out_dir: Path) -> list[Path]:
+    """youcookii_annotations_trainval.json (the true step annotations) + raw_videos/<subset>/<recipe>/<id>.mp4."""
+    root = Path(out_dir) / "youcook2"
+    database, written = {}, []
+    for (video_id, subset, _, _), video in zip(YOUCOOK2_SAMPLES, youcook2_videos()):
+        rel = Path("raw_videos") / subset / YOUCOOK2_RECIPE / f"{video_id}.mp4"
+        database[video_id] = {
+            "duration": round(video.duration, 2),
+            "subset": subset,
+            "recipe_type": YOUCOOK2_RECIPE,
+            "annotations": [
+                {"id": k, "segment": [_seconds(a), _seconds(b)], "sentence": sentence}
+                for k, (a, b, sentence) in enumerate(video.step_segments())
+            ],
+            "video_url": rel.as_posix(),
+        }
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        pixels = (video.frames * 255).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 3, 0).contiguous()
+        written.append(write_video(root / rel, pixels, fps=video.fps, bit_rate=YOUCOOK2_BIT_RATE))
+    path = root / "youcookii_annotations_trainval.json"
+    path.write_text(json.dumps({"database": database}, indent=1) + "\n", encoding="utf-8")
+    return [path] + written
+
+
+DATASETS = {"ade20k": make_ade20k, "kinetics": make_kinetics, "youcook2": make_youcook2}
 
 
 def main(argv=None) -> None:
