@@ -111,14 +111,15 @@ def test_gpu_recipe_runs_a_few_steps_on_cpu():
 
 
 def test_training_reduces_the_loss():
-    """A short real run (about 10 s): the cross entropy must fall well below the loss of
-    predicting the class frequencies, i.e. the model learns more than 'all background'."""
+    """A short real run (a few seconds): the cross entropy starts near ln(11) = 2.4 (a fresh
+    head guesses uniformly) and must at least halve - broken gradients, a wrong learning-rate
+    schedule or a label/logit misalignment would stop it."""
     recipe = segformer_recipe("cpu", image_size=48, n_train=128, n_test=16, steps=40, batch_size=8,
                               warmup_steps=5, log_every=0, eval_every=0, pretrain_steps=0)
     result = train_segformer(recipe, log=None)
     loss = result.history.loss
-    first, last = sum(loss[:5]) / 5, sum(loss[-5:]) / 5
-    assert last < 0.5 * first, (first, last)
+    first, last = loss[0], sum(loss[-5:]) / 5  # measured: 2.41 -> 0.55 (seed 0), 2.46 -> 0.57 (seed 1)
+    assert abs(first - math.log(11)) < 0.2 and last < 0.35 * first, (first, last)
 
 
 def test_digit_crops_are_labelled_held_out_digits():
@@ -130,3 +131,48 @@ def test_digit_crops_are_labelled_held_out_digits():
     # the digit has contrast to its flat background: every crop has two clearly different colours
     flat = images.flatten(2)
     assert ((flat.max(2).values - flat.min(2).values).max(1).values > 0.2).all()
+    # flat crops: the corners (background) of a crop share one colour; textured ones mostly do not
+    corners = lambda x: torch.stack([x[:, :, 0, 0], x[:, :, 0, -1], x[:, :, -1, 0], x[:, :, -1, -1]], 1)  # noqa: E731
+    spread = lambda x: (corners(x).max(1).values - corners(x).min(1).values).amax(1)  # noqa: E731
+    assert (spread(images) < 1e-6).all()
+    textured, _ = recipes.digit_crops(40, 32, seed=3, split="test", textured=1.0)
+    assert (spread(textured) > 0.02).float().mean() > 0.5
+
+
+def test_ablation_recipe_and_pretrained_encoder_reuse():
+    main = segformer_recipe("smoke")
+    ablation = recipes.segformer_ablation_recipe("cpu", model_overrides={"decoder_dim": 32})
+    assert ablation.steps < segformer_recipe("cpu").steps and ablation.model_overrides["decoder_dim"] == 32
+    pe = recipes.segformer_ablation_recipe("smoke", model_overrides={"pos_encoding": "learned"})
+    assert recipes.make_segformer(pe).config.pe_size == (pe.image_size, pe.image_size)  # sized for training
+    donor = recipes.make_segformer(main)
+    with torch.no_grad():
+        donor.encoder.norms[0].weight.fill_(2.0)
+    model = recipes.make_segformer(recipes.segformer_recipe("smoke", model_overrides={"decoder_dim": 16}),
+                                   encoder=donor.encoder.state_dict())
+    assert torch.equal(model.encoder.norms[0].weight, donor.encoder.norms[0].weight)
+    assert model.config.decoder_dim == 16
+    # a given model is trained as is: no second pretraining
+    result = train_segformer(main, model=model, log=None)
+    assert result.pretrain is None and result.pretrained_encoder is None
+
+
+def test_encoder_pretraining_leaves_chance_quickly():
+    """Digit pretraining must start learning within a few hundred steps. Without the plain
+    white-on-black share of crops, when it did varied from run to run (this run without them,
+    measured: held-out accuracy 0.12 for seed 0, 0.49 for seed 1; chance is 0.10); with 30%
+    plain crops it gave 0.36-0.38 for seeds 0-2. About 20 s on two cores."""
+    recipe = segformer_recipe("cpu", pretrain_steps=300, pretrain_crops=4000, pretrain_textured=0.0)
+    model = recipes.make_segformer(recipe)
+    history = recipes.pretrain_encoder(model, recipe, log=None)
+    acc = float(history.evals[-1]["acc"])
+    assert acc > 0.25, acc
+
+
+def test_digit_crops_plain_share():
+    images, _ = recipes.digit_crops(200, 24, seed=0, split="train", plain=0.3)
+    corners = images[:, :, 0, 0]
+    plain = (images.amin((1, 2, 3)) == 0) & (corners.abs().sum(1) == 0) & (images.amax((1, 2, 3)) > 0.9)
+    assert 0.2 < plain.float().mean() < 0.4
+    gray = (images[:, 0] == images[:, 1]).all(-1).all(-1) & (images[:, 1] == images[:, 2]).all(-1).all(-1)
+    assert (gray[plain]).all()
