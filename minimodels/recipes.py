@@ -160,17 +160,23 @@ _SEGFORMER_PROFILES = {
 def segformer_recipe(profile: str | None = None, **overrides) -> SegFormerRecipe:
     """The reduced SegFormer recipe of ``profile`` (default: the active profile), with
     ``overrides`` replacing fields; ``model_overrides`` and ``scene`` are merged into the profile's."""
+    return _recipe(SegFormerRecipe, _SEGFORMER_PROFILES, profile, overrides, merged=("model_overrides", "scene"))
+
+
+def _recipe(cls, by_profile: dict, profile: str | None, overrides: dict, merged: tuple[str, ...]):
+    """``cls`` built from ``by_profile[profile]`` (default: the active profile) with
+    ``overrides`` replacing fields; the dict fields named in ``merged`` are merged instead."""
     profile = profile or profiles.current()
-    if profile not in _SEGFORMER_PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(_SEGFORMER_PROFILES)}")
-    fields = {f.name for f in dataclasses.fields(SegFormerRecipe)}
+    if profile not in by_profile:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(by_profile)}")
+    fields = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
-        raise TypeError(f"unknown SegFormerRecipe field(s) {unknown}; valid: {sorted(fields)}")
-    base = dict(_SEGFORMER_PROFILES[profile])
-    for key in ("model_overrides", "scene"):  # dict fields are merged, not replaced
+        raise TypeError(f"unknown {cls.__name__} field(s) {unknown}; valid: {sorted(fields)}")
+    base = dict(by_profile[profile])
+    for key in merged:
         overrides[key] = {**base.pop(key, {}), **overrides.get(key, {})}
-    return SegFormerRecipe(profile=profile, **{**base, **overrides})
+    return cls(profile=profile, **{**base, **overrides})
 
 
 # The notebook's ablations (decoder width C; Mix-FFN vs learned PE) run several short trainings
@@ -574,17 +580,7 @@ _VIVIT_PROFILES = {
 def vivit_recipe(profile: str | None = None, **overrides) -> ViViTRecipe:
     """The reduced ViViT recipe of ``profile`` (default: the active profile), with ``overrides``
     replacing fields; ``model_overrides`` and ``video`` are merged into the profile's."""
-    profile = profile or profiles.current()
-    if profile not in _VIVIT_PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(_VIVIT_PROFILES)}")
-    fields = {f.name for f in dataclasses.fields(ViViTRecipe)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise TypeError(f"unknown ViViTRecipe field(s) {unknown}; valid: {sorted(fields)}")
-    base = dict(_VIVIT_PROFILES[profile])
-    for key in ("model_overrides", "video"):  # dict fields are merged, not replaced
-        overrides[key] = {**base.pop(key, {}), **overrides.get(key, {})}
-    return ViViTRecipe(profile=profile, **{**base, **overrides})
+    return _recipe(ViViTRecipe, _VIVIT_PROFILES, profile, overrides, merged=("model_overrides", "video"))
 
 
 # The notebook's ablations (tubelet init, tubelet size, Models 1-4, L_t, ...) run many short
