@@ -118,10 +118,7 @@ class SegFormerRecipe:
     eval_batch_size: int = 64
 
     def __post_init__(self):
-        if self.profile not in profiles.PROFILES:
-            raise ValueError(f"profile must be one of {profiles.PROFILES}, got {self.profile!r}")
-        if self.batch_size > self.n_train:
-            raise ValueError(f"batch_size {self.batch_size} is larger than n_train {self.n_train}")
+        _check_recipe(self)
 
     def train_config(self, **overrides) -> TrainConfig:
         """The :class:`TrainConfig` of this recipe (``overrides`` replace its fields)."""
@@ -161,6 +158,14 @@ def segformer_recipe(profile: str | None = None, **overrides) -> SegFormerRecipe
     """The reduced SegFormer recipe of ``profile`` (default: the active profile), with
     ``overrides`` replacing fields; ``model_overrides`` and ``scene`` are merged into the profile's."""
     return _recipe(SegFormerRecipe, _SEGFORMER_PROFILES, profile, overrides, merged=("model_overrides", "scene"))
+
+
+def _check_recipe(recipe) -> None:
+    """Checks every recipe shares: a known profile, and a batch that fits the training set."""
+    if recipe.profile not in profiles.PROFILES:
+        raise ValueError(f"profile must be one of {profiles.PROFILES}, got {recipe.profile!r}")
+    if recipe.batch_size > recipe.n_train:
+        raise ValueError(f"batch_size {recipe.batch_size} is larger than n_train {recipe.n_train}")
 
 
 def _recipe(cls, by_profile: dict, profile: str | None, overrides: dict, merged: tuple[str, ...]):
@@ -536,10 +541,7 @@ class ViViTRecipe:
     eval_batch_size: int = 100
 
     def __post_init__(self):
-        if self.profile not in profiles.PROFILES:
-            raise ValueError(f"profile must be one of {profiles.PROFILES}, got {self.profile!r}")
-        if self.batch_size > self.n_train:
-            raise ValueError(f"batch_size {self.batch_size} is larger than n_train {self.n_train}")
+        _check_recipe(self)
         if self.tubelet_init not in TUBELET_INITS:
             raise ValueError(f"tubelet_init must be one of {TUBELET_INITS}, got {self.tubelet_init!r}")
         if self.model not in (1, 2, 3, 4):
