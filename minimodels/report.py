@@ -1,9 +1,27 @@
-"""What the notebooks reproduced: text tables for notebook cells, and a results log.
+"""What the notebooks reproduced and showed: tables, figures, a results log.
 
 Notebooks call :func:`record` for every number they put next to a paper's number;
 ``python -m minimodels.report`` prints the collected summary, and
 ``python -m minimodels.report run`` first executes every notebook as a plain script
 (under the active profile) and then prints it. That is what ``make run`` does.
+
+Figures. Every notebook shows its figures through one function, bound to the
+notebook's name once at the top::
+
+    NB = "02_segformer_decoder_training"
+    show = report.figure_saver(NB)   # show(fig, name)
+    ...
+    show(fig, "learning_curve")
+
+``show(fig, name)`` displays the figure inline in Jupyter (and closes it in a plain
+script, where nothing would display it). When the environment variable
+``MINIMODELS_FIGURES`` names a folder, it also writes
+``<folder>/<notebook>/<name>.png`` and ``<name>.svg`` - stable names, so a presenter
+building slides elsewhere finds the same file after every run (``make figures``).
+``report.show(fig, name, notebook=NB)`` is the same call without the binding.
+Names are lower-case words joined by ``_`` or ``-``; one name per figure of a notebook.
+
+:func:`n_params` counts a module's parameters (every notebook's tables use it).
 """
 
 from __future__ import annotations
@@ -12,8 +30,10 @@ import json
 import os
 import subprocess
 import sys
+import re
 import time
 from pathlib import Path
+from typing import Callable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = Path(os.environ.get("MINIMODELS_RESULTS", REPO_ROOT / "results"))
@@ -83,6 +103,74 @@ def show_source(obj) -> None:
     except ImportError:
         pass
     print(src)
+
+
+def n_params(module) -> int:
+    """Number of parameters of a ``torch.nn.Module`` (works on meta tensors: shapes only)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+FIGURES_ENV = "MINIMODELS_FIGURES"
+FIGURE_FORMATS = ("png", "svg")
+_NAME = re.compile(r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$")
+
+
+def _check_name(kind: str, value) -> str:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise ValueError(
+            f"figure {kind} must be lower-case letters and digits joined by '_' or '-' "
+            f"(a stable file name, e.g. 'learning_curve'), got {value!r}"
+        )
+    return value
+
+
+def save_figure(fig, name: str, notebook: str, folder) -> list[Path]:
+    """Write ``fig`` as ``<folder>/<notebook>/<name>.png`` and ``.svg``; return the paths.
+
+    The files carry no date or software stamp, so an unchanged figure gives unchanged
+    bytes (SVG) and the same name on every run.
+    """
+    import matplotlib
+
+    _check_name("notebook", notebook)
+    _check_name("name", name)
+    out = Path(folder) / notebook
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with matplotlib.rc_context({"svg.hashsalt": f"{notebook}/{name}"}):
+        for fmt in FIGURE_FORMATS:
+            path = out / f"{name}.{fmt}"
+            meta = {"Date": None} if fmt == "svg" else {"Software": None}
+            fig.savefig(path, format=fmt, dpi=110, metadata=meta)
+            paths.append(path)
+    return paths
+
+
+def show(fig, name: str, notebook: str) -> None:
+    """Display ``fig`` inline in Jupyter (close it in a script); save it if ``MINIMODELS_FIGURES`` is set."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    _check_name("notebook", notebook)
+    _check_name("name", name)
+    folder = os.environ.get(FIGURES_ENV)
+    if folder:
+        save_figure(fig, name, notebook, folder)
+    if "inline" in matplotlib.get_backend():
+        plt.show()
+    else:
+        plt.close(fig)
+
+
+def figure_saver(notebook: str) -> Callable[..., None]:
+    """``show(fig, name)`` bound to one notebook: the way notebooks show every figure."""
+    _check_name("notebook", notebook)
+
+    def show_figure(fig, name: str) -> None:
+        show(fig, name, notebook=notebook)
+
+    show_figure.__doc__ = f"Display a figure of {notebook}; save it as PNG and SVG if {FIGURES_ENV} is set."
+    return show_figure
 
 
 def run_notebooks(pattern: str = "[0-9]*.py") -> int:

@@ -1,0 +1,65 @@
+"""minimodels.report: figures shown and saved with stable names, parameter counts."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from torch import nn
+
+from minimodels import report
+
+
+def _figure():
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1, 2], [0, 1, 4])
+    ax.set_title("curve")
+    return fig
+
+
+def test_show_saves_png_and_svg_under_the_notebook_name(tmp_path, monkeypatch):
+    monkeypatch.setenv(report.FIGURES_ENV, str(tmp_path))
+    show = report.figure_saver("09_demo")
+    fig = _figure()
+    show(fig, "learning_curve")
+    png, svg = tmp_path / "09_demo" / "learning_curve.png", tmp_path / "09_demo" / "learning_curve.svg"
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert b"<svg" in svg.read_bytes()
+    assert not plt.fignum_exists(fig.number), "outside Jupyter show() closes the figure"
+    assert sorted(p.name for p in (tmp_path / "09_demo").iterdir()) == ["learning_curve.png", "learning_curve.svg"]
+
+
+def test_saved_svg_is_byte_stable(tmp_path):
+    """Same figure, same bytes: no date stamp, no random element ids."""
+    a = report.save_figure(_figure(), "curve", "09_demo", tmp_path / "a")
+    b = report.save_figure(_figure(), "curve", "09_demo", tmp_path / "b")
+    assert [p.name for p in a] == ["curve.png", "curve.svg"]
+    assert a[1].read_bytes() == b[1].read_bytes()
+    assert b"<dc:date>" not in a[1].read_bytes()
+    plt.close("all")
+
+
+def test_show_writes_nothing_without_the_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv(report.FIGURES_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    report.show(_figure(), "curve", notebook="09_demo")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["Learning Curve", "a/b", "", "../x", "curve.png", 3])
+def test_unstable_or_unsafe_names_are_refused(name, tmp_path, monkeypatch):
+    monkeypatch.setenv(report.FIGURES_ENV, str(tmp_path))
+    with pytest.raises(ValueError, match="lower-case"):
+        report.show(_figure(), name, notebook="09_demo")
+    plt.close("all")
+    with pytest.raises(ValueError, match="got 'Bad NB'"):
+        report.figure_saver("Bad NB")
+
+
+def test_n_params_counts_every_parameter_also_on_meta():
+    assert report.n_params(nn.Linear(3, 4)) == 3 * 4 + 4
+    with torch.device("meta"):
+        m = nn.Sequential(nn.Conv2d(3, 8, 3), nn.LayerNorm(8))
+    assert report.n_params(m) == 3 * 8 * 9 + 8 + 2 * 8
