@@ -23,7 +23,13 @@
 # Along the way, the questions people ask about the paper and its code (marked **Q:**)
 # are answered where they arise.
 #
-# Glossary (Korean terms of the seed deck): see README.
+# Korean terms of the seed deck and blog, and the English words used here: [GLOSSARY.md](GLOSSARY.md).
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Speaker notes.** This deck follows the seed deck's order: ViT's limits (이전 연구의 한계), the
+# contributions (핵심 기여), then the encoder's three parts. The whole notebook runs in about 25 s on a
+# laptop CPU, so it can be re-run live; only "Time and memory, measured" depends on the machine - show
+# its committed plot if the laptop is busy. Budget: sections 1-2 five minutes, 3-5 twenty, 6-7 ten.
 
 # %% slideshow={"slide_type": "skip"} tags=["nbval-ignore-output"]
 import math
@@ -41,7 +47,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from minimodels import profiles
 from minimodels.data.digitworld import make_scenes
 from minimodels.flops import BREAKDOWN_HEADERS, breakdown_rows, count_macs, macs_by_module, macs_by_op
-from minimodels.report import print_table, record, show_source
+from minimodels.report import figure_saver, n_params, print_table, record, show_source
 from minimodels.segformer import (
     VARIANTS,
     EfficientSelfAttention,
@@ -58,14 +64,11 @@ NB = "01_segformer_encoder"
 PROFILE = profiles.current()
 DEVICE = profiles.device()
 torch.manual_seed(0)
+show = figure_saver(NB)  # show(fig, name): inline here; PNG + SVG under $MINIMODELS_FIGURES
 print(f"profile {PROFILE}, device {DEVICE}, torch {torch.__version__}")
 
 # %% slideshow={"slide_type": "skip"}
 # Small helpers used throughout.
-
-
-def n_params(module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 def meta_model(variant: str, **overrides) -> SegFormer:
@@ -169,6 +172,7 @@ for ax, (title, s) in zip(axes, panels):
     ax.set_title(f"{title}\n{(128 // s) ** 2} tokens", fontsize=10)
     ax.set_axis_off()
 fig.suptitle("One scale (ViT) vs four (MiT) on a 128x128 scene", fontsize=12)
+show(fig, "vit_vs_mit_tokens")
 
 # %% [markdown]
 # A digit here spans two or three ViT tokens, but dozens of stage-1 tokens: fine enough to
@@ -211,6 +215,12 @@ print("stage 1, first block:", encoder.blocks[0][0])
 # MiT merges patches with a convolution whose kernel is larger than its stride, so windows
 # overlap: K/S/P = 7/4/3 in stage 1, 3/2/1 in stages 2-4. Each stage shrinks the map
 # (by 4, then 2, 2, 2) while neighbouring tokens share pixels.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Speaker notes.** The deck defines local continuity as "인접한 패치 간의 연결성이 유지되는 성질".
+# Ask the room before the figure: with K = 7, S = 4, P = 3, how many pixel columns does a stage-1
+# window share with its right neighbour? (Three.) The deck's worked example is the output-size formula
+# with input 8, K = 3, S = 2, P = 1: floor(7 / 2) + 1 = 4.
 
 # %% slideshow={"slide_type": "subslide"}
 def coverage(size: int, K: int, S: int, P: int) -> torch.Tensor:
@@ -256,6 +266,7 @@ axes[2].set_ylabel("pixel row")
 fig.colorbar(im, ax=axes[2], ticks=[1, 2, 4])
 fig.suptitle("Patch merging on a 16x16 image: 4x4 tokens either way, but only MiT's windows share pixels", fontsize=12)
 print("non-overlapping coverage is 1 everywhere:", bool((cov_vit == 1).all()))
+show(fig, "patch_merging_coverage")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The output-size formula
@@ -348,6 +359,11 @@ print("stage-1 windows on a 16-pixel row start at", starts, "- 4 apart, 7 wide: 
 # kernel = stride = `sr_ratio` on the token map, followed by a LayerNorm. `sr_ratio` counts
 # **one side** of the square window, the paper's R counts **tokens**: R = sr^2.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Speaker notes.** The most common confusion of the session. The deck's reduction ratio R = 64, 16, 4, 1
+# divides the *sequence length*; the code's `sr_ratio` = 8, 4, 2, 1 is the *side* of the strided
+# convolution, and R = sr_ratio^2. Let the room find it in the table before moving on.
+
 # %%
 rows = [(i + 1, R, sr, sr * sr, "yes" if sr * sr == R else "NO") for i, (R, sr) in enumerate(zip(PAPER_R, b0.sr_ratios))]
 print_table(rows, ["stage", "paper R", "code sr_ratio", "sr^2", "R == sr^2"])
@@ -413,6 +429,7 @@ for ax, ids, title in [(axes[0], window_id, "sr x sr windows (the code's conv)")
     ax.set_ylabel("token row")
 fig.suptitle("Which 64 tokens become one key (32x32 token map, R = 64): one colour per key", fontsize=11)
 print("groups:", int(window_id.max()) + 1, "windows vs", int(raster_id.max()) + 1, "row strips")
+show(fig, "reduction_groups")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Attention from the equation vs the package
@@ -607,6 +624,7 @@ for ax in axes:
     ax.legend(fontsize=8)
 fig.suptitle("One stage-1 attention of MiT-B0 (C = 32): spatial reduction vs none", fontsize=12)
 print("sizes:", SIZES)
+show(fig, "attention_cost_measured")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # What to read off the plots:
@@ -671,6 +689,11 @@ for name in ("b1", "b2", "b3", "b4", "b5"):  # E = 4 is within the paper's last 
 # sees those zeros while an interior token does not. Feed a constant map to a 3x3 conv with
 # all-ones weights: the output *counts* the real neighbours of every position.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Speaker notes.** The claim to contest: position enters through the convolution's zero padding,
+# not through the convolution as such. Point at the corners / edges / interior values (4, 6, 9), then
+# at the zero-padding figure; discussion question 1 picks this up.
+
 # %%
 ones_conv = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False)
 torch.nn.init.ones_(ones_conv.weight)
@@ -727,6 +750,7 @@ for ax, im in zip(axes, (im0, im1, im2)):
     ax.set_ylabel("token row")
     fig.colorbar(im, ax=ax, shrink=0.8)
 fig.suptitle("Zero padding leaks position: identical inputs, position-dependent outputs", fontsize=12)
+show(fig, "zero_padding_position")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # In the stage-1 panel the patch merging's own zero padding marks the top and left edges

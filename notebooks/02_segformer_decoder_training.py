@@ -25,6 +25,14 @@
 #    predictions and effective receptive fields;
 # 5. two small ablations on top of it: the decoder width C, and Mix-FFN vs positional encoding;
 # 6. loading a Hugging Face checkpoint; a results table and questions for the journal club.
+#
+# Korean terms of the seed deck and blog, and the English words used here: [GLOSSARY.md](GLOSSARY.md).
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Speaker notes.** Do not run sections 4-6 live on a laptop: under the `cpu` profile the notebook takes
+# about 7 minutes, most of it training. Present those sections from the committed outputs (held-out mIoU
+# 0.736) and run sections 1-3 live if you like (seconds). Budget: decoder 10 min, tables 10, training
+# figures 10, questions 10.
 
 # %% slideshow={"slide_type": "skip"}
 import copy
@@ -59,30 +67,16 @@ from minimodels.recipes import (
     segformer_recipe,
     train_segformer,
 )
+from minimodels.report import n_params
 from minimodels.segformer import VARIANTS, AllMLPDecoder, SegFormer, stage_sizes
 
 NB = "02_segformer_decoder_training"
 torch.manual_seed(0)
 np.random.seed(0)
-FIG_DIR = os.environ.get("MINIMODELS_FIGURES")  # optional: also save every figure here as PNG
+show = report.figure_saver(NB)  # show(fig, name): inline here; PNG + SVG under $MINIMODELS_FIGURES
 
 
-def show(fig, name):
-    """Display a figure in Jupyter; in a plain script, save it (if MINIMODELS_FIGURES is set) and close it."""
-    if FIG_DIR:
-        Path(FIG_DIR).mkdir(parents=True, exist_ok=True)
-        fig.savefig(Path(FIG_DIR) / f"{NB}_{name}.png", dpi=110)
-    if "inline" in matplotlib.get_backend():
-        plt.show()
-    else:
-        plt.close(fig)
-
-
-def n_params(module):
-    return sum(p.numel() for p in module.parameters())
-
-
-# %% tags=["nbval-ignore-output"]
+# %% slideshow={"slide_type": "skip"} tags=["nbval-ignore-output"]
 print(f"profile: {profiles.current()}   torch {torch.__version__}   threads: {torch.get_num_threads()}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -222,6 +216,11 @@ report.print_table(rows, ["model", "decoder part", "params (M)", "GMACs @512x512
 # mix *local* detail (c1, high resolution) with *non-local* context (c4). CNN segmenters need
 # ASPP, pyramid pooling or dilated convolutions to get the context the transformer gives for free.
 # We measure the effective receptive field of our trained model at the end of section 4.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Speaker notes.** This is the deck's argument (수용 영역, receptive field): the encoder already sees
+# the whole image, so the decoder may be four Linear layers. The evidence is the effective receptive
+# field figure at the end of section 4 - announce it here and come back to it.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### A cheaper ordering that computes the same logits
@@ -440,6 +439,11 @@ assert not torch.allclose(alone, in_batch, atol=1e-4) and torch.allclose(alone_e
 # 512x512 with 150 classes (B5 at 640x640), Cityscapes at 1024x2048. Models are built on the
 # `meta` device: shapes only, no weights allocated. The paper's figures are literals, labelled.
 
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Speaker notes.** The surprise of the recomputation: the Cityscapes FLOPs of Table 1a are only
+# reproduced with a 150-class head, not Cityscapes' 19 classes. It leads to question 2 (what a FLOPs
+# table should state).
+
 # %%
 # The paper's Table 1a: encoder / decoder params (M), ADE20K GFLOPs, Cityscapes GFLOPs.
 PAPER_TABLE_1A = {
@@ -639,6 +643,10 @@ report.print_table(rows, ["class", "IoU"])
 #
 # Each row: the scene, the ground truth and the prediction (logits upsampled from H/4 to the
 # image size, then argmax) drawn over the image - one colour per digit class.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Speaker notes.** These images come from the committed `cpu` run. Under the `smoke` profile the
+# model learns nothing and the predictions are noise: never present a smoke run's figures.
 
 # %% tags=["nbval-ignore-output"]
 test_images, test_masks = segformer_data(recipe, "test")

@@ -41,6 +41,14 @@
 # from it is how a video is fed to the model and which transformer structures cut computation and memory;
 # it is not a self-supervised or foundation model - each dataset is trained on separately (from an
 # image-pretrained start). Where the seed and the paper differ, both are shown.
+#
+# Korean terms of the seed deck and blog, and the English words used here: [GLOSSARY.md](GLOSSARY.md).
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Speaker notes.** The story follows the Korean blog post: input processing first (학습 시 / 추론 시),
+# then tubelets, the four models and initialisation. The notebook runs in about 20 s on a laptop CPU,
+# so every cell can be re-run live. Budget: input pipeline 10 min, tubelets 5, the four models 15,
+# Table 2 and tokens vs FLOPs 5, questions 10.
 
 # %% slideshow={"slide_type": "skip"}
 import math
@@ -49,7 +57,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -79,6 +86,7 @@ from minimodels.data.video import (
     uniform_clip_starts,
 )
 from minimodels.flops import count_macs, macs_by_op
+from minimodels.report import n_params
 from minimodels.vivit import (
     MODELS,
     Attention,
@@ -102,22 +110,7 @@ from minimodels.vivit import (
 NB = "03_vivit_tokens_models"
 torch.manual_seed(0)
 np.random.seed(0)
-FIG_DIR = os.environ.get("MINIMODELS_FIGURES")  # optional: also save every figure here as PNG
-
-
-def show(fig, name):
-    """Display a figure in Jupyter; in a plain script, save it (if MINIMODELS_FIGURES is set) and close it."""
-    if FIG_DIR:
-        Path(FIG_DIR).mkdir(parents=True, exist_ok=True)
-        fig.savefig(Path(FIG_DIR) / f"{NB}_{name}.png", dpi=110)
-    if "inline" in matplotlib.get_backend():
-        plt.show()
-    else:
-        plt.close(fig)
-
-
-def n_params(module) -> int:
-    return sum(p.numel() for p in module.parameters())
+show = report.figure_saver(NB)  # show(fig, name): inline here; PNG + SVG under $MINIMODELS_FIGURES
 
 
 def meta_vivit(variant="B/16x2", model=1, **kwargs) -> ViViT:
@@ -154,7 +147,7 @@ PAPER_PIPELINE = dict(num_frames=32, stride=2, short_side=(256, 320), crop=224, 
 SEED = dict(video_s=10, fps=30, clip_frames=64, clip_s=2.56, frame=(720, 1080), resized=((256, 384), (320, 480)),
             views=12)  # numbers the seed states in its input-processing section
 
-# %% tags=["nbval-ignore-output"]
+# %% slideshow={"slide_type": "skip"} tags=["nbval-ignore-output"]
 print(f"profile: {profiles.current()}   torch {torch.__version__}   threads: {torch.get_num_threads()}")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -260,6 +253,11 @@ assert same
 # `VideoTestViews`: 4 clips spaced uniformly (`uniform_clip_starts`: the first clip starts the video, the
 # last one ends it), short side resized to the crop size, and 3 square crops along the long side (left,
 # centre, right). View `k` is clip `k // 3`, crop `k % 3`.
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Speaker notes.** The blog uses "view" and "클립" (clip) loosely. Here a clip is a run of frames in
+# time and a view is one clip seen through one spatial crop: 4 clips x 3 crops (left, centre, right)
+# = 12 views. Say it once explicitly; the rest of the deck relies on it.
 
 # %%
 test_views = VideoTestViews(OURS["num_frames"], OURS["stride"], OURS["test_short_side"], OURS["crop"],
@@ -675,6 +673,11 @@ assert traced_input(rows, "encoder.blocks.0.temporal_attn.attend") == "(18, 4, 4
 # `'factorized_self_attention_block'` or `'factorized_dot_product_attention'`, the latter an attention
 # function in `model_utils.py`); its published configs are Model 1 and Model 2 ones. Here it is
 # `FactorisedDotProductAttention`:
+
+# %% [markdown] slideshow={"slide_type": "notes"}
+# **Speaker notes.** The blog's author wrote that he did not fully understand Model 4 (완벽히는 이해 못했다):
+# take this slide slowly. One sentence: Model 1's weights, but half of the heads attend within the
+# query's frame and half along its spatial position through time. Then show "Who attends to whom".
 
 # %%
 report.show_source(FactorisedDotProductAttention)
