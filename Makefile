@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.py))
 
-.PHONY: setup lab run test notebooks bench clean
+.PHONY: setup lab run test notebooks slides figures bench clean
 
 setup: $(VENV)/.installed
 
@@ -17,7 +17,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (minimodels)" >/dev/null
 	touch $@
 
-## open the notebooks in JupyterLab
+## open the notebooks in JupyterLab; the RISE extension (jupyterlab-rise) presents one as
+## slides: "Render as slideshow" in the notebook toolbar, or Alt+R
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
@@ -39,6 +40,18 @@ notebooks: setup
 		MINIMODELS_PROFILE=cpu MPLBACKEND=module://matplotlib_inline.backend_inline \
 			$(VENV)/bin/jupytext --to ipynb --update-metadata '$(JUPYTEXT_META)' --execute "$$nb" || exit 1; \
 	done
+
+## one offline reveal.js deck per executed notebook, from its committed outputs:
+## build/slides/<notebook>/index.html, with reveal.js and MathJax copied into build/slides/assets
+## (NB=01 or NB=notebooks/01_x.py for one)
+slides: setup
+	$(PY) -m minimodels.slides $(NB)
+
+## every figure of every notebook as PNG and SVG: build/figures/<notebook>/<name>.{png,svg};
+## runs the notebooks as scripts under the active profile (MINIMODELS_PROFILE; NB=01 for one)
+figures: setup
+	MINIMODELS_FIGURES=$(abspath build/figures) $(PY) -m minimodels.report run $(if $(NB),"$(notdir $(basename $(NB)))*.py")
+	@find build/figures -name '*.png' | wc -l | xargs echo "PNG files under build/figures:"
 
 ## speed: minimodels vs transformers, side by side, same weights
 bench: setup
