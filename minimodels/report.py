@@ -177,7 +177,11 @@ def run_notebooks(pattern: str = "[0-9]*.py") -> int:
     """Execute every notebook source as a script, then print the summary. Returns an exit code."""
     env = dict(os.environ, MPLBACKEND="Agg")
     failed = []
-    for script in sorted((REPO_ROOT / "notebooks").glob(pattern)):
+    scripts = sorted((REPO_ROOT / "notebooks").glob(pattern))
+    if not scripts:
+        print(f"no notebook in {REPO_ROOT / 'notebooks'} matches {pattern!r}")
+        return 1
+    for script in scripts:
         t0 = time.perf_counter()
         print(f"--> {script.name}", flush=True)
         rc = subprocess.call([sys.executable, str(script)], cwd=script.parent, env=env)
@@ -191,8 +195,9 @@ def run_notebooks(pattern: str = "[0-9]*.py") -> int:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["run"]:
-        sys.exit(run_notebooks())
-    if sys.argv[1:]:
-        sys.exit(f"usage: python -m minimodels.report [run]  (got {' '.join(sys.argv[1:])})")
+    args = sys.argv[1:]
+    if args[:1] == ["run"] and len(args) <= 2:
+        sys.exit(run_notebooks(*args[1:]))
+    if args:
+        sys.exit(f"usage: python -m minimodels.report [run [PATTERN]]  (got {' '.join(args)})")
     print(summary())

@@ -68,3 +68,23 @@ def test_source_runs_as_a_plain_script(py):
     )
     assert not magic.search(code), f"{py.name} uses IPython magics or shell escapes"
     compile(py.read_text(), str(py), "exec")
+
+
+@pytest.mark.parametrize("ipynb", EXECUTED, ids=lambda p: p.name)
+def test_every_figure_is_shown_under_a_stable_name(ipynb):
+    """Figures go through report's show(fig, name), so `make figures` exports each one, once.
+
+    A cell with an image output must call show(); literal names must not repeat
+    (a repeated name would overwrite the other figure's PNG and SVG).
+    """
+    nb = json.loads(ipynb.read_text())
+    names = []
+    for cell in _code_cells(nb):
+        src = "".join(cell["source"])
+        names += re.findall(r"\bshow\(\s*[\w.]+\s*,\s*[\"']([^\"']+)[\"']", src)
+        has_image = any(k.startswith("image/") for o in cell.get("outputs", []) for k in o.get("data", {}))
+        assert not has_image or re.search(r"\bshow\(", src), (
+            f"{ipynb.name}: a cell draws a figure without show(fig, name): {src[:120]!r}"
+        )
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    assert not repeated, f"{ipynb.name}: figure names used twice: {repeated}"
