@@ -18,9 +18,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 ## open the notebooks in JupyterLab; the RISE extension (jupyterlab-rise) presents one as
-## slides: "Render as slideshow" in the notebook toolbar, or Alt+R
+## slides: Alt+R in a notebook, or the slideshow button of its toolbar
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 ## execute every notebook headless (as scripts, active profile) and print what they reproduced
 run: setup
