@@ -12,6 +12,7 @@ are skipped, with a message; the build checks still run.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -131,6 +132,23 @@ def test_deck_loads_only_files_of_the_build(decks, ipynb):
         target = (deck.parent / unquote(urlsplit(ref).path)).resolve()
         assert target.is_file(), f"{deck.parent.name} references {ref}, which the build does not have"
         assert out.resolve() in target.parents, f"{ref} resolves outside the build folder"
+
+
+@pytest.mark.parametrize("ipynb", NOTEBOOKS, ids=lambda p: p.stem)
+def test_speaker_notes_and_skipped_cells(decks, ipynb):
+    """Notes cells become the deck's speaker notes; skipped (setup) cells leave no trace."""
+    _, built = decks
+    page, nb = built[ipynb.stem].read_text(encoding="utf-8"), load(ipynb)
+    types = slide_types(nb)
+    assert page.count('<aside class="notes">') == types.count("notes")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))  # what a reader sees, highlighting removed
+    shown = [line.strip() for c, t in zip(nb["cells"], types) if t != "skip" for line in "".join(c["source"]).splitlines()]
+    for cell, t in zip(nb["cells"], types):
+        lines = [line.strip() for line in "".join(cell["source"]).splitlines() if len(line.strip()) > 12]
+        if t == "skip" and cell["cell_type"] == "code":
+            own = [line for line in lines if line not in shown][:3]  # lines no visible cell also has
+            assert own, "a skipped cell without a line of its own to look for"
+            assert not any(line in text for line in own), f"skipped cell shown in the deck: {own}"
 
 
 def test_unknown_notebook_is_refused_with_the_known_names():
