@@ -360,7 +360,7 @@ print("stage-1 windows on a 16-pixel row start at", starts, "- 4 apart, 7 wide: 
 # **one side** of the square window, the paper's R counts **tokens**: R = sr^2.
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# **Speaker notes.** The most common confusion of the session. The deck's reduction ratio R = 64, 16, 4, 1
+# **Speaker notes.** The most common confusion about this paper. The deck's reduction ratio R = 64, 16, 4, 1
 # divides the *sequence length*; the code's `sr_ratio` = 8, 4, 2, 1 is the *side* of the strided
 # convolution, and R = sr_ratio^2. Let the room find it in the table before moving on.
 

@@ -41,7 +41,7 @@
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Speaker notes.** Run nothing live: under the `cpu` profile the notebook trains for about 7 minutes.
-# Present from the committed outputs. The slide to build the session around is section 7: the
+# Present from the committed outputs. The slide to build the talk around is section 7: the
 # frame-average baseline sits at chance (0.5) on the direction of every pair. Budget: task 5 min, main
 # run 10, ablations 10-15, multi-view 5, questions 10.
 
