@@ -911,3 +911,14 @@ def run_vivit(profile: str | None = None, out_dir=None, resume: bool = False, pr
 
 
 RECIPES["vivit"] = run_vivit
+
+
+def run_videobert(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool = False,
+                  **overrides) -> dict:
+    """``python -m minimodels.train videobert``: see :mod:`minimodels.recipes_videobert`."""
+    from minimodels.recipes_videobert import run_videobert as run
+
+    return run(profile, out_dir=out_dir, resume=resume, progress=progress, **overrides)
+
+
+RECIPES["videobert"] = run_videobert

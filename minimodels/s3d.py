@@ -47,6 +47,9 @@ from torch import nn
 VARIANTS: dict[str, dict] = {
     # 8 x 32 x 32 -> (stem) 8 x 32 x 32 -> 4 x 16 x 16 -> 2 x 8 x 8 -> 64-d
     "tiny": dict(channels=(16, 32, 64), depths=(1, 1, 1), temporal_strides=(1, 2, 2), spatial_strides=(1, 2, 2)),
+    # 8 x 32 x 32 -> (stem, stride 2) 8 x 16 x 16 -> 4 x 8 x 8 -> 2 x 4 x 4 -> 128-d: deeper and wider than
+    # "tiny" at a similar cost (the stem halves the resolution first, as the real S3D's does)
+    "mini": dict(channels=(32, 64, 128), depths=(1, 2, 2), temporal_strides=(1, 2, 2), spatial_strides=(2, 2, 2)),
     # 16 x 64 x 64 -> 16 x 32 x 32 -> 8 x 16 x 16 -> 4 x 8 x 8 -> 2 x 4 x 4 -> 256-d
     "small": dict(channels=(32, 64, 128, 256), depths=(1, 2, 2, 1), temporal_strides=(1, 2, 2, 2),
                   spatial_strides=(2, 2, 2, 2)),

@@ -20,6 +20,7 @@ does the model-specific part, ``evaluate(model) -> dict`` measures it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -240,12 +241,16 @@ def to_device(batch, device: torch.device, channels_last: bool = False):
         return {k: to_device(v, device, channels_last) for k, v in batch.items()}
     if isinstance(batch, (list, tuple)):
         return type(batch)(to_device(v, device, channels_last) for v in batch)
+    if dataclasses.is_dataclass(batch) and hasattr(batch, "to"):  # e.g. videobert.PretrainingBatch
+        return batch.to(device)
     return batch
 
 
 def _batch_len(batch) -> int:
     if isinstance(batch, torch.Tensor):
         return len(batch)
+    if dataclasses.is_dataclass(batch):
+        return _batch_len(getattr(batch, dataclasses.fields(batch)[0].name))
     items = list(batch.values()) if isinstance(batch, dict) else list(batch)
     return _batch_len(items[0])
 

@@ -284,6 +284,23 @@ def test_errors():
         clips(torch.zeros(16, 8, 8), 4)
 
 
+def test_flat_counters():
+    textured = make_howto_videos(6, size=24, seed=3)
+    flat = make_howto_videos(6, size=24, seed=3, textured=0.0)
+    some = make_howto_videos(6, size=24, seed=3, textured=0.5)
+    assert all(torch.equal(a.frames, b.frames) for a, b in zip(textured, make_howto_videos(6, size=24, seed=3, textured=1.0)))
+    for t, f in zip(textured, flat):
+        assert t.steps == f.steps and t.narration == f.narration and t.digit_ids == f.digit_ids
+        # a flat counter is one colour: most pixels (all but the digit) lie within the noise of the median
+        frame = f.frames[:, 0]
+        near = ((frame - frame.flatten(1).median(1).values.view(3, 1, 1)).abs().amax(0) < 0.05).float().mean()
+        assert near > 0.6
+    kinds = [any(torch.equal(s.frames, t.frames) for t in textured) for s in some]
+    assert 0 < sum(kinds) < len(kinds) or len(set(kinds)) == 1  # drawn per video
+    with pytest.raises(ValueError, match="textured"):
+        make_howto_videos(1, textured=2.0)
+
+
 def test_thread_setting_is_restored():
     before = torch.get_num_threads()
     make_howto_videos(1, size=16)

@@ -10,13 +10,7 @@ from minimodels.data.digitworld import SEG_CLASSES, make_scenes
 from minimodels.recipes import evaluate_segformer, segformer_recipe, train_segformer
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These models are tiny: one thread is as fast, and does not thrash when other jobs share the CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_recipe_profiles_and_overrides():

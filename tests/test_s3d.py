@@ -34,7 +34,15 @@ def test_small_variant_and_overrides():
     assert model.feature_dim == 256
     m = S3D.from_variant("tiny", num_classes=3, channels=(4, 8, 12))
     assert m.features(torch.rand(1, 3, 8, 16, 16)).shape == (1, 12)
-    assert set(VARIANTS) == {"tiny", "small"}
+    assert set(VARIANTS) == {"tiny", "mini", "small"}
+
+
+def test_mini_variant_halves_the_resolution_in_the_stem():
+    model = S3D.from_variant("mini", num_classes=19).eval()
+    clips = torch.rand(2, 3, 8, 32, 32)
+    assert model(clips).shape == (2, 19) and model.feature_dim == 128
+    assert model.feature_map(clips).shape == (2, 128, 2, 4, 4)
+    assert model.config.downsampling == (4, 8)
 
 
 def test_sepconv_structure_and_strides():

@@ -122,6 +122,7 @@ _U_NSTEPS = _U_NOISE + 1
 _U_STEPS = _U_NSTEPS + 1
 _U_TEXT = _U_STEPS + MAX_STEPS * _STEP_PARAMS
 _U_TOTAL = _U_TEXT + MAX_STEPS * _TEXT_PARAMS
+_U_FLAT = _U_STEPS + 12  # a spare slot of step 0: textured or flat counter
 _FIELD = (3, 4, 4)
 _KEEP = 0.45  # a digit's centre stays this many bounding boxes from the border
 _SHAKE_PERIOD = 4  # frames
@@ -327,7 +328,7 @@ def _narrate(u, layout, fps, misalignment, offtopic, fillers, remarks, duration)
 
 
 def _render_chunk(indices, seed, split, size, clip_frames, verbs, nouns, steps, clips_per_step, scale, min_contrast,
-                  noise_max):
+                  noise_max, textured=1.0):
     """Frames of videos ``indices``: list of (frames (3, T, H, W), uniforms, layout, digit ids)."""
     H, W = size
     m = float(min(H, W))
@@ -343,6 +344,9 @@ def _render_chunk(indices, seed, split, size, clip_frames, verbs, nouns, steps, 
         torch.rand(_FIELD, generator=g, out=fields[row])
         gens.append(g)
     canvas = textured_canvas(u[:, :CANVAS_PARAMS], fields, (H, W))
+    flat = u[:, _U_FLAT] >= textured  # these videos get a flat counter: the texture's mean colour
+    if flat.any():
+        canvas[flat] = canvas[flat].mean((2, 3), keepdim=True).expand(-1, -1, H, W)
     canvas_mean = canvas.mean((2, 3))
 
     layouts = [_video_layout(u[r], verbs, nouns, steps, clips_per_step, clip_frames) for r in range(n)]
@@ -432,6 +436,7 @@ def make_howto_videos(
     scale: tuple[float, float] = (0.35, 0.5),
     min_contrast: float = 0.3,
     noise: float = 0.04,
+    textured: float = 1.0,
 ) -> list[HowToVideo]:
     """Narrated how-to videos ``start .. start + n - 1`` of ``(seed, split)``: a list of :class:`HowToVideo`.
 
@@ -453,7 +458,9 @@ def make_howto_videos(
     random saturated hue whose luma differs from the canvas' mean by at least
     ``min_contrast`` (and lies in [0.2, 0.8] where that contrast allows, so that a hue
     change shows); ``noise`` is the largest amplitude of the grey pixel noise (fresh
-    every frame).
+    every frame). ``textured``: the share of videos drawn on a textured counter; the
+    others get a flat one of the texture's mean colour (drawn per video; the rest of the
+    video is unchanged).
     """
     if not _is_int(n) or n < 0:
         raise ValueError(f"n must be a non-negative int, got {n!r}")
@@ -481,6 +488,7 @@ def make_howto_videos(
         raise ValueError(f"min_contrast must be in (0, 0.5), got {min_contrast}")
     if not 0 <= noise <= 1:
         raise ValueError(f"noise must be in [0, 1], got {noise}")
+    textured = _check_prob("textured", textured)
 
     fps = float(fps)
     frames_per_video = steps[1] * clips_per_step[1] * clip_frames
@@ -494,7 +502,7 @@ def make_howto_videos(
                 idx = range(start + a, start + min(n, a + chunk))
                 rendered = _render_chunk(
                     idx, seed, split, (H, W), clip_frames, verbs, nouns, steps, clips_per_step, scale, min_contrast,
-                    noise,
+                    noise, textured,
                 )
                 for i, (frames, u, lay, ids) in zip(idx, rendered):
                     clip_verbs = torch.tensor([v for v, _, a0, b0 in lay for _ in range(a0, b0, clip_frames)])

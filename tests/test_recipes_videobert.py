@@ -1,0 +1,179 @@
+"""The reduced VideoBERT pipeline: profiles, each stage's wiring, the metrics, the captioner, the CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from minimodels.captioner import Captioner, CaptionerConfig
+from minimodels.data.howto import Vocab, make_howto_videos
+from minimodels.recipes_videobert import (
+    NUM_NOUNS,
+    NUM_VERBS,
+    clip_features,
+    fit_visual_words,
+    howto_data,
+    make_s3d,
+    pretrain_s3d_on_digits,
+    pretraining_examples,
+    ranking_metrics,
+    run_pipeline,
+    step_tokens,
+    tokenize_videos,
+    videobert_recipe,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def test_recipe_profiles_and_overrides():
+    smoke, cpu, gpu = videobert_recipe("smoke"), videobert_recipe("cpu"), videobert_recipe("gpu")
+    assert gpu.n_train > cpu.n_train > smoke.n_train
+    assert gpu.num_visual_words > cpu.num_visual_words > smoke.num_visual_words
+    assert cpu.num_visual_words == 12**2 and gpu.num_visual_words == 12**3
+    r = videobert_recipe("cpu", steps=5, howto={"misalignment": 0.0}, bert_overrides={"depth": 1})
+    assert r.steps == 5 and r.howto == {**cpu.howto, "misalignment": 0.0}  # merged, not replaced
+    assert r.bert_overrides["depth"] == 1 and r.train_config().steps == 5
+    with pytest.raises(ValueError, match="unknown profile"):
+        videobert_recipe("tpu")
+    with pytest.raises(TypeError, match="unknown VideoBertRecipe field"):
+        videobert_recipe("cpu", stepz=3)
+    with pytest.raises(ValueError, match="part must be one of"):
+        howto_data(smoke, "val")
+
+
+def test_parts_are_disjoint_and_deterministic():
+    r = videobert_recipe("smoke")
+    s3d, train, test = howto_data(r, "s3d"), howto_data(r, "train"), howto_data(r, "test")
+    assert len(s3d) == r.n_s3d and len(train) == r.n_train and len(test) == r.n_test
+    assert not torch.equal(s3d[0].frames, train[0].frames)  # the clip network's videos are others
+    assert all(v.split == "test" for v in test)
+    assert torch.equal(howto_data(r, "train")[1].frames, train[1].frames)
+
+
+def test_step_tokens_follow_the_true_spans():
+    v = make_howto_videos(1, size=16, clip_frames=4, seed=2)[0]
+    tokens = torch.arange(v.num_clips)
+    steps = step_tokens(v, tokens)
+    assert [s[1:] for s in steps] == [(verb, noun) for verb, noun, _, _ in v.steps]
+    assert sum(len(s[0]) for s in steps) == v.num_clips
+    assert [t for s in steps for t in s[0]] == tokens.tolist()
+
+
+def test_ranking_metrics():
+    scores = torch.tensor([[3.0, 2.0, 1.0, 0.0, -1.0, -2.0], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]])
+    m = ranking_metrics(scores, scores, torch.tensor([0, 0]), torch.tensor([1, 5]))
+    assert m["verb_top1"] == 0.5 and m["verb_top5"] == 0.5  # the second ranks class 0 last
+    assert m["noun_top1"] == 0.5 and m["noun_top5"] == 1.0
+
+
+def test_image_pretraining_touches_only_centre_taps_of_time():
+    """A one-frame clip uses only the centre tap of every temporal kernel: the image
+    pretraining trains the spatial convolutions as a 2D CNN's and leaves the other taps."""
+    r = videobert_recipe("smoke", s3d_pretrain_steps=3)
+    model = make_s3d(r)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    pretrain_s3d_on_digits(model, r, log=None)
+    after = model.state_dict()
+    blk = "blocks.0"
+    assert not torch.equal(before[f"{blk}.conv_s.weight"], after[f"{blk}.conv_s.weight"])
+    t_before, t_after = before[f"{blk}.conv_t.weight"], after[f"{blk}.conv_t.weight"]
+    centre = t_before.shape[2] // 2
+    assert not torch.equal(t_before[:, :, centre], t_after[:, :, centre])
+    # AdamW's weight decay still shrinks the unused taps a little, but no gradient moves them
+    ratio = t_after[:, :, 0] / t_before[:, :, 0]
+    assert torch.allclose(ratio, ratio.flatten()[0].expand_as(ratio), atol=1e-6)
+
+
+def test_the_smoke_pipeline_runs_end_to_end():
+    r = videobert_recipe("smoke")
+    res = run_pipeline(r, log=None)
+    assert 0 <= res.zero_shot["verb_top1"] <= res.zero_shot["verb_top5"] <= 1
+    assert res.zero_shot["steps"] == sum(len(v.steps) for v in res.test_videos)
+    assert set(res.supervised) == {"verb_top1", "verb_top5", "noun_top1", "noun_top5"}
+    assert all(0 <= int(t.min()) and int(t.max()) < r.num_visual_words for t in res.train_tokens)
+    assert len(res.history.loss) == r.steps
+    m = res.metrics()
+    json.dumps(m)  # plain values only
+    assert m["num_visual_words"] == r.num_visual_words
+
+
+def test_features_words_and_examples_line_up():
+    r = videobert_recipe("smoke")
+    videos = howto_data(r, "train")
+    s3d = make_s3d(r).eval()
+    feats = clip_features(s3d, videos)
+    assert [f.shape for f in feats] == [(v.num_clips, s3d.feature_dim) for v in videos]
+    km = fit_visual_words(r, feats)
+    tokens = tokenize_videos(km, feats)
+    examples = pretraining_examples(videos, tokens, Vocab())
+    assert [len(e) for e in examples] == [len(v.narration) for v in videos]
+    assert all(set(vid) <= set(t.tolist()) for e, t in zip(examples, tokens) for _, vid in e)
+
+
+def test_captioner_shapes_causality_and_errors():
+    torch.manual_seed(0)
+    c = Captioner(CaptionerConfig(feature_dim=6, vocab_size=20, dim=16, depth=1, num_heads=2, mlp_dim=32,
+                                  max_features=5, max_len=7, dropout=0.0)).eval()
+    feats, mask = torch.randn(2, 4, 6), torch.tensor([[True] * 4, [True, True, False, False]])
+    tokens = torch.randint(0, 20, (2, 6))
+    logits = c(feats, mask, tokens)
+    assert logits.shape == (2, 6, 20)
+    changed = tokens.clone()
+    changed[:, 4] = (changed[:, 4] + 1) % 20
+    # causal: position 3 cannot see token 4
+    assert torch.allclose(c(feats, mask, changed)[:, :4], logits[:, :4], atol=1e-5)
+    # padded features are ignored
+    noisy = feats.clone()
+    noisy[1, 2:] = 100.0
+    assert torch.allclose(c(noisy, mask, tokens)[1], logits[1], atol=1e-5)
+    out = c.generate(feats, mask, start_id=1, end_id=2, max_len=7)
+    assert len(out) == 2 and all(len(o) <= 6 and 2 not in o for o in out)
+    with pytest.raises(ValueError, match=r"features must be \(B, M, 6\)"):
+        c(torch.randn(2, 4, 5), mask, tokens)
+    with pytest.raises(ValueError, match="max_len"):
+        c(feats, mask, torch.zeros(2, 8, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"token ids must be in \[0, 20\)"):
+        c(feats, mask, torch.full((2, 3), 20))
+    with pytest.raises(ValueError, match="divisible"):
+        CaptionerConfig(feature_dim=4, vocab_size=5, dim=10, num_heads=3)
+
+
+def test_captioner_learns_to_copy_a_feature_into_words():
+    torch.manual_seed(0)
+    V, n = 12, 256
+    labels = torch.randint(3, V, (n, 2))
+    feats = torch.nn.functional.one_hot(labels, V).float()  # two features, one per word to say
+    tokens = torch.cat([torch.ones(n, 1, dtype=torch.long), labels, torch.full((n, 1), 2)], 1)  # [CLS] a b [SEP]
+    c = Captioner(CaptionerConfig(feature_dim=V, vocab_size=V, dim=32, depth=1, num_heads=2, mlp_dim=64,
+                                  max_features=2, max_len=4, dropout=0.0))
+    opt = torch.optim.Adam(c.parameters(), lr=3e-3)
+    for _ in range(150):
+        logits = c(feats, None, tokens[:, :-1])
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), tokens[:, 1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    out = c.generate(feats[:32], None, start_id=1, end_id=2)
+    assert sum(o == l.tolist() for o, l in zip(out, labels[:32])) >= 28
+
+
+def test_cli_runs_the_smoke_pipeline(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "minimodels.train", "videobert", "--profile", "smoke",
+                           "--out", str(out), "--no-progress"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["model"] == "videobert" and "verb_top5" in metrics["zero_shot"]
+    ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert {"videobert", "s3d", "kmeans_centroids"} <= set(ckpt)
+
+
+def test_num_classes_of_the_clip_network():
+    assert make_s3d(videobert_recipe("smoke")).config.num_classes == NUM_VERBS + NUM_NOUNS
