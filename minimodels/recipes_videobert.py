@@ -261,6 +261,32 @@ def clip_features(model: S3D, videos) -> list[torch.Tensor]:
     return list(feats.split([v.num_clips for v in videos]))
 
 
+def trained_s3d(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: bool = False):
+    """:func:`train_s3d`, or its weights from ``cache_dir/s3d-<profile>-<hash of the recipe>.pt``
+    when an earlier run (notebook 05) left them there. Returns ``(model, history or None)``."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from minimodels.train import load_checkpoint, save_checkpoint
+
+    keys = ("n_s3d", "data_seed", "howto", "s3d_variant", "s3d_overrides", "s3d_pretrain_steps", "s3d_steps",
+            "s3d_batch_size", "s3d_lr", "seed")
+    tag = hashlib.sha1(json.dumps({k: getattr(recipe, k) for k in keys}, sort_keys=True, default=str).encode())
+    path = Path(cache_dir) / f"s3d-{recipe.profile}-{tag.hexdigest()[:10]}.pt" if cache_dir is not None else None
+    if path is not None and path.exists():
+        model = make_s3d(recipe)
+        model.load_state_dict(load_checkpoint(path)["model"])
+        if log:
+            log(f"clip network: loaded {path}")
+        return model.eval(), None
+    model, hist = train_s3d(recipe, log=log, progress=progress)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_checkpoint(path, {"model": model.state_dict()})
+    return model, hist
+
+
 # -----------------------------------------------------------------------------------------------
 # 2. Visual words
 # -----------------------------------------------------------------------------------------------
@@ -385,6 +411,118 @@ def supervised_eval(model: S3D, videos) -> dict:
 
 
 # -----------------------------------------------------------------------------------------------
+# 5. Captioning (Section 4.3): VideoBERT as a feature extractor for a captioning transformer
+# -----------------------------------------------------------------------------------------------
+#
+# A captioned segment is two consecutive steps of a video; its reference caption is their
+# true descriptions joined, "lift the three and then spin the seven" (YouCook2's captions
+# describe a segment in one sentence; two steps make 8 words, enough for BLEU-4's 4-grams).
+
+
+def caption_segments(video: HowToVideo) -> list[tuple[int, int, str]]:
+    """(first clip, end clip, reference caption) for every two consecutive steps of ``video``."""
+    bounds, c = [], 0
+    for _, _, a, b in video.steps:
+        n = (b - a) // video.clip_frames
+        bounds.append((c, c + n))
+        c += n
+    return [(bounds[i][0], bounds[i + 1][1], f"{video.step_sentences[i]} and then {video.step_sentences[i + 1]}")
+            for i in range(len(video.steps) - 1)]
+
+
+@torch.no_grad()
+def videobert_caption_features(model: VideoBert, vocab: Vocab, video_ids: list) -> torch.Tensor:
+    """The paper's VideoBERT features of a segment: its visual words fed with the template "now
+    let's [MASK] the [MASK] to the [MASK], and then [MASK] the [MASK]"; the final hidden states
+    at the video tokens and at the masked text positions, each averaged, concatenated: (B, 2H)."""
+    from minimodels.data.howto import CAPTION_TEMPLATE
+    from minimodels.videobert import build_inputs
+
+    text = vocab.encode(CAPTION_TEMPLATE, strict=True)
+    inputs = build_inputs([text] * len(video_ids), [list(v) for v in video_ids], vocab,
+                          num_visual_words=model.num_visual_words)
+    was = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        inp = inputs.to(device)
+        hidden = model.bert.encode(inp.input_ids, inp.token_type_ids, inp.attention_mask).float().cpu()
+    finally:
+        model.train(was)
+    video = inputs.video_mask.unsqueeze(-1).float()
+    masked = (inputs.input_ids == vocab.mask_id).unsqueeze(-1).float()
+    mean = lambda m: (hidden * m).sum(1) / m.sum(1).clamp(min=1)  # noqa: E731
+    return torch.cat([mean(video), mean(masked)], dim=1)
+
+
+def caption_dataset(videos, s3d_features, tokens=None, model: VideoBert | None = None, vocab: Vocab | None = None):
+    """Per segment: S3D clip features (M, D) - with the VideoBERT features of the segment
+    concatenated to every clip's when ``model`` is given - and the reference caption.
+    Returns (features (N, M_max, F), mask (N, M_max) bool, captions [str])."""
+    feats, caps, vids = [], [], []
+    for i, v in enumerate(videos):
+        for a, b, caption in caption_segments(v):
+            feats.append(s3d_features[i][a:b])
+            caps.append(caption)
+            if model is not None:
+                vids.append(tokens[i][a:b].tolist())
+    if model is not None:
+        vb = torch.cat([videobert_caption_features(model, vocab, vids[j:j + 256]) for j in range(0, len(vids), 256)])
+        feats = [torch.cat([f, vb[j].expand(len(f), -1)], 1) for j, f in enumerate(feats)]
+    M = max(len(f) for f in feats)
+    X = torch.zeros(len(feats), M, feats[0].shape[1])
+    mask = torch.zeros(len(feats), M, dtype=torch.bool)
+    for j, f in enumerate(feats):
+        X[j, :len(f)], mask[j, :len(f)] = f, True
+    return X, mask, caps
+
+
+def train_captioner(features, mask, captions, vocab: Vocab, steps: int = 1500, batch_size: int = 64,
+                    lr: float = 1e-3, seed: int = 0, log=print):
+    """A :class:`minimodels.captioner.Captioner` trained with teacher forcing on ``captions``."""
+    from minimodels.captioner import Captioner, CaptionerConfig
+
+    ids = [[vocab.cls_id] + vocab.encode(c, strict=True) + [vocab.sep_id] for c in captions]
+    L = max(len(t) for t in ids)
+    tokens = torch.full((len(ids), L), vocab.pad_id)
+    for j, t in enumerate(ids):
+        tokens[j, :len(t)] = torch.tensor(t)
+    torch.manual_seed(seed)
+    model = Captioner(CaptionerConfig(feature_dim=features.shape[-1], vocab_size=len(vocab),
+                                      max_features=features.shape[1], max_len=L))
+    config = TrainConfig(steps=steps, batch_size=min(batch_size, len(ids)), lr=lr, weight_decay=0.01,
+                         warmup_steps=min(100, steps // 10), schedule="cosine", seed=seed, progress=False)
+
+    def loss_fn(m, batch):
+        x, msk, t = batch
+        logits = m(x, msk, t[:, :-1])
+        target = t[:, 1:]
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                               ignore_index=vocab.pad_id), {}
+
+    fit(model, sample_batches(features, mask, tokens, batch_size=config.batch_size, seed=seed), loss_fn, config,
+        log=log)
+    return model.eval()
+
+
+def generate_captions(captioner, features, mask, vocab: Vocab) -> list[str]:
+    out = []
+    for j in range(0, len(features), 256):
+        ids = captioner.generate(features[j:j + 256], mask[j:j + 256], vocab.cls_id, vocab.sep_id)
+        out += [vocab.decode([i for i in row if i != vocab.pad_id], skip_special=True) for row in ids]
+    return out
+
+
+def bleu4(hypotheses: list[str], references: list[str]) -> float:
+    """Corpus BLEU-4 (sacrebleu, one reference per segment), on the 0-100 scale papers report."""
+    import sacrebleu
+
+    if len(hypotheses) != len(references):
+        raise ValueError(f"bleu4: {len(hypotheses)} hypotheses for {len(references)} references")
+    return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
+
+
+# -----------------------------------------------------------------------------------------------
 # The whole pipeline
 # -----------------------------------------------------------------------------------------------
 
@@ -466,8 +604,9 @@ def run_videobert(profile: str | None = None, out_dir=None, resume: bool = False
 
 __all__ = [
     "VideoBertRecipe", "videobert_recipe", "howto_data", "labelled_clips", "make_s3d", "s3d_loss",
-    "pretrain_s3d_on_digits", "train_s3d", "predict_s3d", "s3d_accuracy", "clip_features", "fit_visual_words",
+    "pretrain_s3d_on_digits", "train_s3d", "trained_s3d", "predict_s3d", "s3d_accuracy", "clip_features", "fit_visual_words",
     "tokenize_videos", "pretraining_examples", "make_videobert", "pretraining_batches", "train_videobert",
-    "step_tokens", "ranking_metrics", "zero_shot_eval", "supervised_eval", "VideoBertResult", "run_pipeline",
+    "step_tokens", "ranking_metrics", "caption_segments", "videobert_caption_features", "caption_dataset",
+    "train_captioner", "generate_captions", "bleu4", "zero_shot_eval", "supervised_eval", "VideoBertResult", "run_pipeline",
     "run_videobert",
 ]

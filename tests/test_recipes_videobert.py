@@ -177,3 +177,39 @@ def test_cli_runs_the_smoke_pipeline(tmp_path):
 
 def test_num_classes_of_the_clip_network():
     assert make_s3d(videobert_recipe("smoke")).config.num_classes == NUM_VERBS + NUM_NOUNS
+
+
+def test_caption_segments_and_bleu():
+    from minimodels.recipes_videobert import bleu4, caption_segments
+
+    v = make_howto_videos(1, size=16, clip_frames=4, seed=5, steps=(3, 3))[0]
+    segs = caption_segments(v)
+    assert len(segs) == 2
+    (a0, b0, c0), (a1, b1, c1) = segs
+    assert a0 == 0 and b1 == v.num_clips and a1 < b0  # overlapping pairs of steps
+    assert c0 == f"{v.step_sentences[0]} and then {v.step_sentences[1]}"
+    refs = ["lift the three and then spin the seven", "push the one and then paint the two"]
+    assert bleu4(refs, refs) == pytest.approx(100.0)
+    assert bleu4(["seven spin the then and three the lift", "two the paint then and one the push"], refs) < 20
+    with pytest.raises(ValueError, match="2 references"):
+        bleu4(["a"], refs)
+
+
+def test_caption_dataset_concatenates_videobert_features():
+    from minimodels.recipes_videobert import caption_dataset, make_videobert
+
+    r = videobert_recipe("smoke")
+    videos = howto_data(r, "train")
+    s3d = make_s3d(r).eval()
+    feats = clip_features(s3d, videos)
+    km = fit_visual_words(r, feats)
+    tokens = tokenize_videos(km, feats)
+    X, mask, caps = caption_dataset(videos, feats)
+    assert X.shape[0] == len(caps) == sum(len(v.steps) - 1 for v in videos) and X.shape[2] == s3d.feature_dim
+    assert mask.sum(1).min() >= 2
+    vocab = Vocab()
+    vb = make_videobert(r, vocab, km)
+    X2, mask2, caps2 = caption_dataset(videos, feats, tokens, vb, vocab)
+    assert caps2 == caps and torch.equal(mask2, mask)
+    assert X2.shape[2] == s3d.feature_dim + 2 * vb.config.hidden_dim
+    assert torch.equal(X2[..., : s3d.feature_dim], X)
