@@ -50,6 +50,7 @@ from minimodels.recipes import _check_recipe, _recipe, digit_crops
 from minimodels.s3d import S3D
 from minimodels.train import History, TrainConfig, fit, sample_batches
 from minimodels.videobert import (
+    IGNORE_INDEX,
     VideoBert, make_pretraining_batch, segments_from_video, videobert_loss, zero_shot_verb_noun,
 )
 
@@ -89,7 +90,12 @@ class VideoBertRecipe:
     max_stride: int = 5  # augmentation 2: subsample video tokens with a stride of 1..max_stride
     align_weight: float = 1.0
     init_from_centroids: bool = True
+    projection: str = "orthogonal"  # centroids (D) -> BERT width: "orthogonal" or "pca" (see VideoBert.from_bert)
+    # the paper starts from a text-pretrained BERT (BERT-large); here a small BERT first learns the
+    # narration's language with masked modelling for this many steps (0: VideoBERT from scratch)
+    text_pretrain_steps: int = 800
     steps: int = 1500
+    caption_steps: int = 1500  # the captioning transformer's training steps (each feature set)
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.01
@@ -122,6 +128,7 @@ _HOWTO_CPU = dict(size=32, clip_frames=8, steps=(3, 5), clips_per_step=(2, 4), s
 _VIDEOBERT_PROFILES = {
     "smoke": dict(n_s3d=6, n_train=6, n_test=3, howto=dict(_HOWTO_CPU, size=16, clip_frames=4, steps=(2, 3)),
                   s3d_pretrain_steps=2, s3d_steps=2, s3d_batch_size=4, kmeans_depth=2, kmeans_k=3, steps=3,
+                  text_pretrain_steps=2, caption_steps=2,
                   batch_size=4, warmup_steps=1, log_every=0,
                   bert_overrides=dict(depth=1, hidden_dim=16, num_heads=2, mlp_dim=32)),
     "cpu": dict(howto=dict(_HOWTO_CPU), bert_overrides=dict(dropout=0.1, attention_dropout=0.0)),
@@ -129,6 +136,17 @@ _VIDEOBERT_PROFILES = {
                 s3d_steps=3000, s3d_batch_size=64, kmeans_depth=3, kmeans_k=12, bert_variant="mini", max_len=64,
                 steps=6000, batch_size=128, lr=5e-4, warmup_steps=300, log_every=500),
 }
+
+
+# The notebook's ablations (augmentations, data size) run several shorter pre-trainings.
+_VIDEOBERT_ABLATION = {"smoke": dict(), "cpu": dict(), "gpu": dict()}
+
+
+def videobert_ablation_recipe(profile: str | None = None, **overrides) -> VideoBertRecipe:
+    """A shorter version of the profile's recipe for the notebook's ablations (same model and
+    data, fewer steps), e.g. ``videobert_ablation_recipe(concat_prob=0.0)``."""
+    profile = profile or profiles.current()
+    return videobert_recipe(profile, **{**_VIDEOBERT_ABLATION.get(profile, {}), **overrides})
 
 
 def videobert_recipe(profile: str | None = None, **overrides) -> VideoBertRecipe:
@@ -313,19 +331,50 @@ def pretraining_examples(videos, tokens, vocab: Vocab) -> list:
     return [segments_from_video(v.narration, t, v.clip_seconds, vocab) for v, t in zip(videos, tokens)]
 
 
-def make_videobert(recipe: VideoBertRecipe, vocab: Vocab, kmeans: HierarchicalKMeans | None = None) -> VideoBert:
-    """A fresh VideoBERT; visual-word rows from the k-means centroids (projected to the width)."""
+def make_text_bert(recipe: VideoBertRecipe, vocab: Vocab):
+    """A fresh text-only BERT of the recipe's size over the text vocabulary."""
     from minimodels.bert import Bert, variant_config
 
     torch.manual_seed(recipe.seed)
     overrides = {"max_positions": recipe.max_len, **recipe.bert_overrides}
-    bert = Bert(variant_config(recipe.bert_variant, len(vocab), **overrides))
+    return Bert(variant_config(recipe.bert_variant, len(vocab), **overrides))
+
+
+def _text_mlm_loss(model, batch):
+    inp = batch.inputs
+    logits = model(inp.input_ids, inp.token_type_ids, inp.attention_mask)
+    sel = batch.labels != IGNORE_INDEX
+    loss = F.cross_entropy(logits[sel], batch.labels[sel])
+    return loss, {"mlm_accuracy": (logits[sel].argmax(-1) == batch.labels[sel]).float().mean()}
+
+
+def pretrain_text_bert(recipe: VideoBertRecipe, examples, vocab: Vocab, log=print, progress: bool = False):
+    """BERT before VideoBERT: masked language modelling on the narration's sentences only (the
+    text-only regime, with sentence concatenation), ``text_pretrain_steps`` steps. The paper
+    starts from Google's BERT-large, trained on books and Wikipedia. Returns ``(bert, History)``."""
+    bert = make_text_bert(recipe, vocab)
+    if log:
+        log(f"text BERT: {recipe.text_pretrain_steps} steps of masked language modelling on the narration")
+    batches = pretraining_batches(recipe, examples, vocab, regime_probs=(1.0, 0.0, 0.0))
+    config = recipe.train_config(steps=recipe.text_pretrain_steps, progress=progress,
+                                 warmup_steps=min(recipe.warmup_steps, recipe.text_pretrain_steps // 10))
+    hist = fit(bert, batches, _text_mlm_loss, config, log=log)
+    return bert.eval(), hist
+
+
+def make_videobert(recipe: VideoBertRecipe, vocab: Vocab, kmeans: HierarchicalKMeans | None = None,
+                   bert=None) -> VideoBert:
+    """VideoBERT on ``bert`` (a text BERT, extended in place; default: a fresh one): visual-word
+    rows appended, initialised from the k-means centroids (projected to the width)."""
+    bert = make_text_bert(recipe, vocab) if bert is None else bert
     centroids = kmeans.centroids if (kmeans is not None and recipe.init_from_centroids) else None
-    return VideoBert.from_bert(bert, recipe.num_visual_words, centroids=centroids, seed=recipe.seed)
+    return VideoBert.from_bert(bert, recipe.num_visual_words, centroids=centroids, projection=recipe.projection,
+                               seed=recipe.seed)
 
 
-def pretraining_batches(recipe: VideoBertRecipe, examples, vocab: Vocab, **overrides):
+def pretraining_batches(recipe: VideoBertRecipe, examples, vocab: Vocab, regime_probs=None, **overrides):
     """``batches(step)``: a fresh masked batch per step, reproducible (seeded by step)."""
+    regime_probs = recipe.regime_probs if regime_probs is None else regime_probs
     kw = dict(num_visual_words=recipe.num_visual_words, max_len=recipe.max_len, batch_size=recipe.batch_size,
               mask_prob=recipe.mask_prob, mismatch_prob=recipe.mismatch_prob, concat_prob=recipe.concat_prob,
               max_sentences=recipe.max_sentences, max_stride=recipe.max_stride)
@@ -333,16 +382,23 @@ def pretraining_batches(recipe: VideoBertRecipe, examples, vocab: Vocab, **overr
 
     def batches(step: int):
         g = torch.Generator().manual_seed(recipe.seed * 1_000_003 + step)
-        return make_pretraining_batch(examples, recipe.regime_probs, vocab, g, **kw)
+        return make_pretraining_batch(examples, regime_probs, vocab, g, **kw)
 
     return batches
 
 
 def train_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans=None, model=None, evaluate=None,
-                    log=print, progress: bool = False) -> tuple[VideoBert, History]:
-    """Masked modelling + alignment on ``examples`` (:func:`pretraining_examples`)."""
+                    log=print, progress: bool = False, text_bert=None) -> tuple[VideoBert, History]:
+    """Masked modelling + alignment on ``examples`` (:func:`pretraining_examples`). The model:
+    ``model``, else VideoBERT on ``text_bert`` (copied), else on a text BERT pretrained here
+    (:func:`pretrain_text_bert`, ``text_pretrain_steps``; none when 0)."""
+    import copy
+
     log = log or (lambda line: None)
-    model = make_videobert(recipe, vocab, kmeans) if model is None else model
+    if model is None:
+        if text_bert is None and recipe.text_pretrain_steps:
+            text_bert, _ = pretrain_text_bert(recipe, examples, vocab, log=log, progress=progress)
+        model = make_videobert(recipe, vocab, kmeans, copy.deepcopy(text_bert) if text_bert is not None else None)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"VideoBERT pre-training: {recipe.steps} steps x {recipe.batch_size} sequences, {len(examples)} videos, "
         f"{model.text_vocab_size} text tokens + {model.num_visual_words} visual words, {n_params / 1e3:.0f}k params")
@@ -361,12 +417,13 @@ def train_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans=None
 # -----------------------------------------------------------------------------------------------
 
 
-def step_tokens(video: HowToVideo, tokens: torch.Tensor) -> list[tuple[list[int], int, int]]:
-    """Per step of ``video``: (its clips' visual words, verb, noun) - the true spans, as YouCook2's annotations."""
+def step_tokens(video: HowToVideo, tokens: torch.Tensor, stride: int = 1) -> list[tuple[list[int], int, int]]:
+    """Per step of ``video``: (its clips' visual words, verb, noun) - the true spans, as YouCook2's
+    annotations. ``stride`` > 1 keeps every stride-th word of a step (the video played faster)."""
     out, c = [], 0
     for verb, noun, a, b in video.steps:
         n = (b - a) // video.clip_frames
-        out.append((tokens[c:c + n].tolist(), verb, noun))
+        out.append((tokens[c:c + n][::stride].tolist(), verb, noun))
         c += n
     return out
 
@@ -382,10 +439,11 @@ def ranking_metrics(verb_scores, noun_scores, verbs, nouns) -> dict:
             "noun_top1": _topk(noun_scores, nouns, 1), "noun_top5": _topk(noun_scores, nouns, 5)}
 
 
-def zero_shot_eval(model: VideoBert, videos, tokens, vocab: Vocab, language_prior: bool = False) -> dict:
+def zero_shot_eval(model: VideoBert, videos, tokens, vocab: Vocab, language_prior: bool = False,
+                   step_stride: int = 1) -> dict:
     """Table 1's cross-modal row (or, with ``language_prior``, its language-prior row: the
-    template without video) on every step of ``videos``."""
-    steps = [s for v, t in zip(videos, tokens) for s in step_tokens(v, t)]
+    template without video) on every step of ``videos`` (``step_stride``: see :func:`step_tokens`)."""
+    steps = [s for v, t in zip(videos, tokens) for s in step_tokens(v, t, step_stride)]
     verbs = torch.tensor([s[1] for s in steps])
     nouns = torch.tensor([s[2] for s in steps])
     vids = [None if language_prior else s[0] for s in steps]
@@ -395,6 +453,14 @@ def zero_shot_eval(model: VideoBert, videos, tokens, vocab: Vocab, language_prio
     vs = torch.stack([r["verb_logits"] for r in res])
     ns = torch.stack([r["noun_logits"] for r in res])
     return {**ranking_metrics(vs, ns, verbs, nouns), "steps": len(steps)}
+
+
+def text_bert_prior(recipe: VideoBertRecipe, text_bert, videos, tokens, vocab: Vocab) -> dict:
+    """Table 1's "BERT (language prior)": the text-only BERT fills the template without video."""
+    import copy
+
+    wrapped = VideoBert.from_bert(copy.deepcopy(text_bert), recipe.num_visual_words, seed=recipe.seed)
+    return zero_shot_eval(wrapped, videos, tokens, vocab, language_prior=True)
 
 
 def supervised_eval(model: S3D, videos) -> dict:
@@ -548,9 +614,12 @@ class VideoBertResult:
     language_prior: dict
     supervised: dict
     times: dict
+    text_bert: object = None  # the text-only BERT VideoBERT started from (None: from scratch)
+    bert_prior: dict | None = None  # its language prior: Table 1's "BERT (language prior)"
 
     def metrics(self) -> dict:
         return {"zero_shot": self.zero_shot, "language_prior": self.language_prior, "supervised": self.supervised,
+                "bert_language_prior": self.bert_prior,
                 "times_s": self.times, "num_visual_words": self.recipe.num_visual_words,
                 "words_used": int(torch.cat(self.train_tokens).unique().numel()),
                 "config": dataclasses.asdict(self.recipe), "history": self.history.to_dict()}
@@ -575,14 +644,20 @@ def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: boo
     vocab = Vocab()
     examples = pretraining_examples(train_videos, train_tokens, vocab)
     t = time.perf_counter()
-    model, hist = train_videobert(recipe, examples, vocab, kmeans, log=log, progress=progress)
+    text_bert = bert_prior = None
+    if recipe.text_pretrain_steps:
+        text_bert, _ = pretrain_text_bert(recipe, examples, vocab, log=log, progress=progress)
+        bert_prior = text_bert_prior(recipe, text_bert, test_videos, test_tokens, vocab)
+    times["text_pretraining"] = time.perf_counter() - t
+    t = time.perf_counter()
+    model, hist = train_videobert(recipe, examples, vocab, kmeans, log=log, progress=progress, text_bert=text_bert)
     times["pretraining"] = time.perf_counter() - t
     zs = zero_shot_eval(model, test_videos, test_tokens, vocab)
     prior = zero_shot_eval(model, test_videos, test_tokens, vocab, language_prior=True)
     sup = supervised_eval(s3d, test_videos)
     log("zero-shot (held-out steps): " + ", ".join(f"{k} {v:.3f}" for k, v in zs.items() if k != "steps"))
     return VideoBertResult(recipe, s3d, kmeans, model, vocab, train_videos, test_videos, train_tokens, test_tokens,
-                           train_feats, test_feats, s3d_hist, hist, zs, prior, sup, times)
+                           train_feats, test_feats, s3d_hist, hist, zs, prior, sup, times, text_bert, bert_prior)
 
 
 def run_videobert(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool = False,
@@ -603,10 +678,10 @@ def run_videobert(profile: str | None = None, out_dir=None, resume: bool = False
 
 
 __all__ = [
-    "VideoBertRecipe", "videobert_recipe", "howto_data", "labelled_clips", "make_s3d", "s3d_loss",
+    "VideoBertRecipe", "videobert_recipe", "videobert_ablation_recipe", "howto_data", "labelled_clips", "make_s3d", "s3d_loss",
     "pretrain_s3d_on_digits", "train_s3d", "trained_s3d", "predict_s3d", "s3d_accuracy", "clip_features", "fit_visual_words",
-    "tokenize_videos", "pretraining_examples", "make_videobert", "pretraining_batches", "train_videobert",
-    "step_tokens", "ranking_metrics", "caption_segments", "videobert_caption_features", "caption_dataset",
+    "tokenize_videos", "pretraining_examples", "make_text_bert", "pretrain_text_bert", "make_videobert", "pretraining_batches", "train_videobert",
+    "step_tokens", "ranking_metrics", "text_bert_prior", "caption_segments", "videobert_caption_features", "caption_dataset",
     "train_captioner", "generate_captions", "bleu4", "zero_shot_eval", "supervised_eval", "VideoBertResult", "run_pipeline",
     "run_videobert",
 ]
