@@ -213,3 +213,31 @@ def test_caption_dataset_concatenates_videobert_features():
     assert caps2 == caps and torch.equal(mask2, mask)
     assert X2.shape[2] == s3d.feature_dim + 2 * vb.config.hidden_dim
     assert torch.equal(X2[..., : s3d.feature_dim], X)
+
+
+def test_trained_models_are_cached_and_reloaded(tmp_path):
+    from minimodels.recipes_videobert import trained_s3d, trained_videobert
+
+    r = videobert_recipe("smoke")
+    s3d, hist = trained_s3d(r, cache_dir=tmp_path, log=None)
+    assert hist is not None and len(list(tmp_path.glob("s3d-smoke-*.pt"))) == 1
+    again, hist2 = trained_s3d(r, cache_dir=tmp_path, log=None)
+    assert hist2 is None
+    assert all(torch.equal(a, b) for a, b in zip(s3d.state_dict().values(), again.state_dict().values()))
+    # another clip-network recipe does not pick up these weights
+    _, hist3 = trained_s3d(videobert_recipe("smoke", s3d_steps=3), cache_dir=tmp_path, log=None)
+    assert hist3 is not None
+
+    videos = howto_data(r, "train")
+    feats = clip_features(s3d, videos)
+    km = fit_visual_words(r, feats)
+    vocab = Vocab()
+    examples = pretraining_examples(videos, tokenize_videos(km, feats), vocab)
+    tb, th, vb, h = trained_videobert(r, examples, vocab, km, cache_dir=tmp_path, log=None)
+    assert th is not None and h is not None
+    tb2, th2, vb2, h2 = trained_videobert(r, examples, vocab, km, cache_dir=tmp_path, log=None)
+    assert th2 is None and h2 is None
+    assert all(torch.equal(a, b) for a, b in zip(vb.state_dict().values(), vb2.state_dict().values()))
+    assert vb2.num_visual_words == r.num_visual_words and tb2.config.vocab_size == len(vocab)
+    _, th3, _, _ = trained_videobert(r, examples, vocab, km, cache_dir=tmp_path, reuse=False, log=None)
+    assert th3 is not None  # reuse=False trains (and overwrites)
