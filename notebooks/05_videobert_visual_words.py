@@ -12,9 +12,9 @@
 # - For that, video must become **tokens from a vocabulary**: every 1.5 s clip is described by an S3D
 #   feature, and hierarchical k-means turns the feature into one of 12^4 = 20,736 *visual words*.
 # - Narration is noisy: speakers talk about things that are not visible, and speech and picture are not
-#   at the same moment. Two augmentations make the model tolerant of it (notebook 06).
+#   at the same moment. Two augmentations make the model tolerant of it (notebooks 06-07).
 #
-# **What you will see** (notebook 1 of 2; pre-training and evaluation are notebook 06):
+# **What you will see** (notebook 1 of 3; pre-training and evaluation are notebook 06, the ablations notebook 07):
 #
 # 1. why masked modelling needs discrete video tokens;
 # 2. the narrated how-to world: steps, narration, and its misalignment;
@@ -29,7 +29,7 @@
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Speaker notes.** The deck's VideoBERT half has three beats: why quantise (Vector Quantization
 # slide), the misalignment problem and its two fixes, then the zero-shot and captioning results. This
-# notebook covers the first beat and sets up the data for the other two (notebook 06).
+# notebook covers the first beat and sets up the data for the other two (notebooks 06-07).
 
 # %% slideshow={"slide_type": "skip"}
 import math
@@ -84,10 +84,11 @@ print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num
 # %% slideshow={"slide_type": "fragment"}
 vocab = Vocab()
 K_paper = 12**4
+CPU = videobert_recipe("cpu")  # the sizes quoted as "here" are the cpu profile's, under every profile
 print(f"text vocabulary here: {len(vocab)} tokens (special tokens + words); BERT's WordPiece: 30,522")
-print(f"visual words, paper (d = 4, k = 12): 12^4 = {K_paper:,}; here (d = {RECIPE.kmeans_depth}, k = {RECIPE.kmeans_k}): "
-      f"{RECIPE.kmeans_k}^{RECIPE.kmeans_depth} = {RECIPE.num_visual_words}")
-print(f"one softmax over both: {len(vocab)} + {RECIPE.num_visual_words} = {len(vocab) + RECIPE.num_visual_words} "
+print(f"visual words, paper (d = 4, k = 12): 12^4 = {K_paper:,}; here (d = {CPU.kmeans_depth}, k = {CPU.kmeans_k}): "
+      f"{CPU.kmeans_k}^{CPU.kmeans_depth} = {CPU.num_visual_words}")
+print(f"one softmax over both: {len(vocab)} + {CPU.num_visual_words} = {len(vocab) + CPU.num_visual_words} "
       f"outputs (the paper: 30,522 + 20,736 = {30522 + K_paper:,})")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -100,7 +101,7 @@ print(f"one softmax over both: {len(vocab)} + {RECIPE.num_visual_words} = {len(v
 # %% slideshow={"slide_type": "fragment"}
 print("verbs:", ", ".join(VERBS))
 print("nouns:", ", ".join(NOUNS))
-demo = make_howto_videos(1, seed=7, **RECIPE.howto)[0]
+demo = make_howto_videos(1, seed=7, **CPU.howto)[0]  # the same demo under every profile
 print(f"one video: frames {tuple(demo.frames.shape)} (C, T, H, W) at {demo.fps:g} fps = {demo.duration:g} s, "
       f"{demo.num_clips} clips of {demo.clip_frames} frames")
 for (a, b, sentence) in demo.step_segments():
@@ -159,8 +160,8 @@ print_table([
     ("frames per clip", 30, demo.clip_frames),
     ("clip length", "1.5 s", f"{demo.clip_seconds:g} s"),
     ("frame size", "224 x 224", f"{demo.frames.shape[2]} x {demo.frames.shape[3]}"),
-    ("clip feature", "S3D, 1024-d", f"S3D-style, {S3D.from_variant(RECIPE.s3d_variant, 0).feature_dim}-d"),
-    ("visual words", "12^4 = 20,736", f"{RECIPE.kmeans_k}^{RECIPE.kmeans_depth} = {RECIPE.num_visual_words}"),
+    ("clip feature", "S3D, 1024-d", f"S3D-style, {S3D.from_variant(CPU.s3d_variant, 0).feature_dim}-d"),
+    ("visual words", "12^4 = 20,736", f"{CPU.kmeans_k}^{CPU.kmeans_depth} = {CPU.num_visual_words}"),
 ], ["", "paper", "here"])
 print(f"\nclips of the demo video: {tuple(cl.shape)} (n_clips, C, T, H, W)")
 
@@ -195,7 +196,7 @@ print(f"logits (9 verbs + 10 nouns) {tuple(s3d_demo(x).shape)};  parameters: {n_
 # starts from ImageNet-trained Inception). Image pretraining needs no inflation here: a one-frame clip
 # makes every temporal kernel use only its centre tap, so the spatial kernels learn exactly as a 2D
 # CNN's would. The classifier has a verb head and a noun head; its features before them are what gets
-# quantised. The weights are kept in `results/`, so notebook 06 reuses them.
+# quantised. The weights are kept in `results/`, so notebooks 06 and 07 reuse them.
 
 # %% tags=["nbval-ignore-output"]
 t0 = time.perf_counter()
@@ -297,7 +298,7 @@ show(fig, "visual_words")
 #
 # `[CLS] orange chicken with [MASK] sauce [>] v01 [MASK] v08 v72 [SEP]` (the paper's example)
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["nbval-ignore-output"]
 demo_features = clip_features(s3d, [demo])
 demo_tokens = tokenize_videos(kmeans, demo_features)[0]
 segments = segments_from_video(demo.narration, demo_tokens, demo.clip_seconds, vocab)
@@ -313,7 +314,7 @@ print(f"ids: {inp.input_ids[0].tolist()}  (visual word v has id {V} + v)")
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **How often is a sentence's video really its step?** With the shifts of the narration, the clips
 # under a sentence's span are partly from the neighbouring step - the alignment noise VideoBERT trains
-# through (notebook 06 measures what the two augmentations do about it).
+# through (notebook 07 measures what the two augmentations do about it).
 
 # %% tags=["nbval-ignore-output"]
 hits = total = 0
