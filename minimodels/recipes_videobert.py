@@ -44,14 +44,12 @@ What differs from the paper, and why (the notebooks say it again where it shows)
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from minimodels import profiles
 from minimodels.data.howto import NOUNS, VERBS, HowToVideo, Vocab, clips, make_howto_videos
 from minimodels.kmeans import HierarchicalKMeans
 from minimodels.recipes import _check_recipe, _recipe, digit_crops
@@ -144,17 +142,6 @@ _VIDEOBERT_PROFILES = {
                 s3d_steps=3000, s3d_batch_size=64, kmeans_depth=3, kmeans_k=12, bert_variant="mini", max_len=64,
                 steps=6000, batch_size=128, lr=5e-4, warmup_steps=300, log_every=500),
 }
-
-
-# The notebook's ablations (augmentations, data size) run several shorter pre-trainings.
-_VIDEOBERT_ABLATION = {"smoke": dict(), "cpu": dict(), "gpu": dict()}
-
-
-def videobert_ablation_recipe(profile: str | None = None, **overrides) -> VideoBertRecipe:
-    """A shorter version of the profile's recipe for the notebook's ablations (same model and
-    data, fewer steps), e.g. ``videobert_ablation_recipe(concat_prob=0.0)``."""
-    profile = profile or profiles.current()
-    return videobert_recipe(profile, **{**_VIDEOBERT_ABLATION.get(profile, {}), **overrides})
 
 
 def videobert_recipe(profile: str | None = None, **overrides) -> VideoBertRecipe:
@@ -263,12 +250,8 @@ def train_s3d(recipe: VideoBertRecipe, videos=None, test_videos=None, log=print,
     model = make_s3d(recipe)
     pre = pretrain_s3d_on_digits(model, recipe, log=log, progress=progress) if recipe.s3d_pretrain_steps else None
     x, verbs, nouns = labelled_clips(videos)
-    evaluate = None
-    if test_videos is not None:
-        tx, tv, tn = labelled_clips(test_videos)
-
-        def evaluate(m):
-            return s3d_accuracy(m, tx, tv, tn)
+    held_out = labelled_clips(test_videos) if test_videos is not None else None
+    evaluate = (lambda m: s3d_accuracy(m, *held_out)) if held_out is not None else None
 
     config = TrainConfig(steps=recipe.s3d_steps, batch_size=recipe.s3d_batch_size, lr=recipe.s3d_lr, weight_decay=0.01,
                          warmup_steps=min(50, recipe.s3d_steps // 10), schedule="cosine", amp=recipe.amp,
@@ -750,7 +733,7 @@ def run_videobert(profile: str | None = None, out_dir=None, resume: bool = False
 
 
 __all__ = [
-    "VideoBertRecipe", "videobert_recipe", "videobert_ablation_recipe", "howto_data", "labelled_clips", "make_s3d", "s3d_loss",
+    "VideoBertRecipe", "videobert_recipe", "howto_data", "labelled_clips", "make_s3d", "s3d_loss",
     "pretrain_s3d_on_digits", "train_s3d", "trained_s3d", "predict_s3d", "s3d_accuracy", "clip_features", "fit_visual_words",
     "tokenize_videos", "VisualWords", "visual_words", "pretraining_examples", "make_text_bert", "pretrain_text_bert", "make_videobert",
     "pretraining_batches", "train_videobert", "trained_videobert",

@@ -32,7 +32,6 @@
 # notebook covers the first beat and sets up the data for the other two (notebooks 06-07).
 
 # %% slideshow={"slide_type": "skip"}
-import math
 import time
 
 import matplotlib.pyplot as plt
@@ -48,7 +47,6 @@ from minimodels.recipes_videobert import (
     fit_visual_words,
     howto_data,
     labelled_clips,
-    step_tokens,
     supervised_eval,
     tokenize_videos,
     trained_s3d,

@@ -27,7 +27,6 @@
 # scale, and where a small model stops caring.
 
 # %% slideshow={"slide_type": "skip"}
-import dataclasses
 import time
 
 import matplotlib.pyplot as plt
@@ -38,7 +37,6 @@ from minimodels import profiles, report
 from minimodels.recipes_videobert import (
     train_videobert,
     trained_videobert,
-    videobert_ablation_recipe,
     videobert_recipe,
     visual_words,
     zero_shot_eval,
@@ -76,16 +74,14 @@ print(f"ready in {time.perf_counter() - t0:.0f} s; zero-shot: " + ", ".join(f"{k
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The two augmentations, ablated
 #
-# More runs of the recipe (`videobert_ablation_recipe`), each starting from the same text BERT - as
+# More runs of the recipe, each starting from the same text BERT - as
 # every VideoBERT in the paper starts from the same BERT-large. **Augmentations**: with both (the main
 # run of notebook 06), and without either. A test of the subsampling claim: the held-out videos played
 # "faster" (every second visual word of a step kept).
 
 # %% tags=["nbval-ignore-output"]
-ABL = videobert_ablation_recipe(PROFILE)
-REUSE = dataclasses.asdict(ABL) == dataclasses.asdict(RECIPE)  # then the main run is the "full" point
-print(f"ablation runs: {ABL.steps} VideoBERT steps each, from the text BERT of notebook 06"
-      + (" (the main run serves as the recipe's point)" if REUSE else ""))
+print(f"ablation runs: {RECIPE.steps} VideoBERT steps each, from the text BERT of notebook 06"
+      " (the main run serves as the recipe's point)")
 
 
 def pretrain(recipe, exs):
@@ -99,8 +95,8 @@ def fast_eval(m):
 
 
 t0 = time.perf_counter()
-runs = {"both augmentations (the recipe)": model if REUSE else pretrain(ABL, examples),
-        "neither": pretrain(videobert_ablation_recipe(PROFILE, concat_prob=0.0, max_stride=1), examples)}
+runs = {"both augmentations (the recipe)": model,
+        "neither": pretrain(videobert_recipe(PROFILE, concat_prob=0.0, max_stride=1), examples)}
 aug_rows = []
 for label, m in runs.items():
     z, f = zero_shot_eval(m, test_videos, test_tokens, vocab), fast_eval(m)
@@ -134,7 +130,7 @@ fractions = FRACTIONS
 size_rows, sweep, t0 = [], [], time.perf_counter()
 for frac in fractions:
     n = max(2, round(frac * len(examples)))
-    m = model if (frac == 1 and REUSE) else pretrain(ABL, examples[:n])
+    m = model if frac == 1 else pretrain(RECIPE, examples[:n])
     z = zero_shot_eval(m, test_videos, test_tokens, vocab)
     sweep.append((n, z))
     size_rows.append((n, *[f"{100 * z[k]:.1f}" for k in keys]))
