@@ -68,7 +68,7 @@ from minimodels.data.digitworld import (
     sharpen_alpha,
     textured_canvas,
 )
-from minimodels.data.transforms import normalize
+from minimodels.data.transforms import normalize, random_crop
 from minimodels.metrics import confusion_matrix, mean_iou
 from minimodels.train import History, TrainConfig, device_name, fit, resolve_device, sample_batches
 
@@ -88,6 +88,11 @@ class SegFormerRecipe:
     n_test: int = 300
     data_seed: int = 0
     scene: dict = field(default_factory=dict)  # make_scenes keyword arguments (digits, scale, ...)
+    # Cityscapes-style: train on random image_size crops of larger scenes (scene_size px,
+    # crops_per_scene crops each, mmseg's RandomCrop with cat_max_ratio 0.75) and test on
+    # whole scene_size scenes. None: train and test on whole image_size scenes.
+    scene_size: int | None = None
+    crops_per_scene: int = 4
     # model: a named variant plus SegFormerConfig overrides (e.g. decoder_dim, pos_encoding)
     variant: str = "b0"
     model_overrides: dict = field(default_factory=dict)
@@ -166,6 +171,10 @@ def _check_recipe(recipe) -> None:
         raise ValueError(f"profile must be one of {profiles.PROFILES}, got {recipe.profile!r}")
     if recipe.batch_size > recipe.n_train:
         raise ValueError(f"batch_size {recipe.batch_size} is larger than n_train {recipe.n_train}")
+    scene_size = getattr(recipe, "scene_size", None)
+    if scene_size is not None and scene_size < recipe.image_size:
+        raise ValueError(f"scene_size must be at least image_size {recipe.image_size} (crops are taken from "
+                         f"the scenes), got {scene_size}")
 
 
 def _recipe(cls, by_profile: dict, profile: str | None, overrides: dict, merged: tuple[str, ...]):
@@ -229,18 +238,59 @@ def predict_segformer(model, images: torch.Tensor, batch_size: int = 64) -> torc
     return torch.cat(preds) if preds else torch.empty(0, *images.shape[-2:], dtype=torch.int64)
 
 
-def evaluate_segformer(model, images: torch.Tensor, masks: torch.Tensor, batch_size: int = 64) -> dict:
+def _window_starts(size: int, window: int, stride: int) -> list[int]:
+    """Window offsets along one axis: every ``stride`` pixels, plus one flush with the far edge."""
+    return sorted(set(range(0, size - window, stride)) | {size - window})
+
+
+@torch.no_grad()
+def predict_segformer_sliding(model, images: torch.Tensor, window: int, stride: int,
+                              batch_size: int = 64) -> torch.Tensor:
+    """Class maps (N, H, W) by sliding-window inference, mmseg's ``mode="slide"`` (the paper's
+    Cityscapes test at the 768x768 crop size, stride 512): ``window`` x ``window`` crops every
+    ``stride`` pixels (the last one flush with the edge), each crop's logits upsampled to the
+    crop, overlapping logits averaged, then argmax. The model only ever sees inputs of its
+    training crop size."""
+    if images.ndim != 4:
+        raise ValueError(f"expected images (N, 3, H, W), got shape {tuple(images.shape)}")
+    H, W = images.shape[-2:]
+    if not 0 < stride <= window <= min(H, W):
+        raise ValueError(f"need 0 < stride <= window <= min(H, W) = {min(H, W)}; got window {window}, stride {stride}")
+    model.eval()
+    device = next(model.parameters()).device
+    preds = []
+    for i in range(0, len(images), batch_size):
+        x = normalize(images[i:i + batch_size]).to(device)
+        logits = torch.zeros(len(x), model.config.num_classes, H, W, device=device)
+        hits = torch.zeros(1, 1, H, W, device=device)
+        for top in _window_starts(H, window, stride):
+            for left in _window_starts(W, window, stride):
+                crop = x[..., top:top + window, left:left + window]
+                out = F.interpolate(model(crop).float(), size=crop.shape[-2:], mode="bilinear", align_corners=False)
+                logits[..., top:top + window, left:left + window] += out
+                hits[..., top:top + window, left:left + window] += 1
+        preds.append((logits / hits).argmax(1).cpu())
+    return torch.cat(preds) if preds else torch.empty(0, H, W, dtype=torch.int64)
+
+
+def evaluate_segformer(model, images: torch.Tensor, masks: torch.Tensor, batch_size: int = 64,
+                       window: int | None = None, stride: int | None = None) -> dict:
     """mIoU of ``model`` on (images (N, 3, H, W) in [0, 1], masks (N, H, W)), at any resolution:
     ``{"miou": float, "per_class_iou": {class name: IoU}}`` over DigitWorld's 11 classes (a class
     that occurs neither in the masks nor in the predictions has IoU None and is left out of
-    the mean, as in mmseg)."""
+    the mean, as in mmseg). Whole images by default; with ``window`` (and ``stride``, default
+    two thirds of it, as 768/512) by :func:`predict_segformer_sliding`."""
     if images.ndim != 4 or masks.ndim != 3 or images.shape[0] != masks.shape[0] or images.shape[-2:] != masks.shape[-2:]:
         raise ValueError(f"expected images (N, 3, H, W) and masks (N, H, W) of the same N, H, W; "
                          f"got {tuple(images.shape)} and {tuple(masks.shape)}")
     was_training = model.training
     conf = torch.zeros(len(SEG_CLASSES), len(SEG_CLASSES), dtype=torch.int64)
     for i in range(0, len(images), batch_size):
-        pred = predict_segformer(model, images[i:i + batch_size], batch_size)
+        if window is None:
+            pred = predict_segformer(model, images[i:i + batch_size], batch_size)
+        else:
+            pred = predict_segformer_sliding(model, images[i:i + batch_size], window,
+                                             stride or max(1, 2 * window // 3), batch_size)
         conf += confusion_matrix(pred, masks[i:i + batch_size], num_classes=len(SEG_CLASSES)).cpu()
     model.train(was_training)
     miou, per_class = mean_iou(conf)
@@ -383,9 +433,24 @@ def make_segformer(recipe: SegFormerRecipe, encoder: dict | None = None):
 
 
 def segformer_data(recipe: SegFormerRecipe, split: str, size: int | None = None, n: int | None = None):
-    """DigitWorld scenes for ``split`` at ``size`` (default: the recipe's image size)."""
+    """DigitWorld scenes for ``split`` at ``size`` (default: the recipe's image size), ``n`` of
+    them (default: the recipe's ``n_train`` / ``n_test``).
+
+    With ``recipe.scene_size`` (and no ``size``), the split is what a Cityscapes run sees:
+    training samples are random ``image_size`` crops, ``crops_per_scene`` from each scene of
+    ``scene_size`` px (mmseg's ``RandomCrop``, ``cat_max_ratio=0.75``: a crop is redrawn while
+    one class fills more than 75% of it), and test samples are whole ``scene_size`` scenes."""
     n = n if n is not None else (recipe.n_train if split == "train" else recipe.n_test)
-    return make_scenes(n, size or recipe.image_size, seed=recipe.data_seed, split=split, **recipe.scene)
+    if recipe.scene_size is None or size is not None:
+        return make_scenes(n, size or recipe.image_size, seed=recipe.data_seed, split=split, **recipe.scene)
+    if split != "train":
+        return make_scenes(n, recipe.scene_size, seed=recipe.data_seed, split=split, **recipe.scene)
+    k = recipe.crops_per_scene
+    images, masks = make_scenes(-(-n // k), recipe.scene_size, seed=recipe.data_seed, split=split, **recipe.scene)
+    g = torch.Generator().manual_seed(recipe.data_seed)
+    crops = [random_crop(images[i // k], masks[i // k], recipe.image_size, cat_max_ratio=0.75, generator=g)
+             for i in range(n)]
+    return torch.stack([c[0] for c in crops]), torch.stack([c[1] for c in crops])
 
 
 def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progress: bool = False, log=print,
@@ -420,7 +485,13 @@ def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progres
             f"{recipe.n_train} train / {recipe.n_test} test scenes at {recipe.image_size}px, "
             f"device {device_name(config.device)}")
         if recipe.pretrain_steps and not resuming:
+            learned_pe = model.config.pos_encoding == "learned"
+            if learned_pe:  # the PE is trained at the pretraining grid, then resampled once (ViT practice)
+                pe_size = model.config.pe_size
+                model.encoder.resize_positional_embeddings(recipe.pretrain_size, recipe.pretrain_size)
             pretrain = pretrain_encoder(model, recipe, log=log, progress=progress)
+            if learned_pe:
+                model.encoder.resize_positional_embeddings(*pe_size)
             pretrained_encoder = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
     log(f"segmentation: {recipe.steps} steps x {recipe.batch_size} scenes, lr {recipe.lr:g} "
         f"(head x{recipe.head_lr_mult:g}), {recipe.schedule} schedule")

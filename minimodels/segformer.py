@@ -329,6 +329,23 @@ class MixTransformer(nn.Module):
             features.append(x)
         return features
 
+    @torch.no_grad()
+    def resize_positional_embeddings(self, height: int, width: int) -> None:
+        """Resample the learned PE grids, in place, to those of a (height, width) input (bilinear)
+        and make that the size they are trained at - what a ViT does once when fine-tuned at a
+        new resolution. Pretrain with the PE sized for the pretraining crops, then call this:
+        training a grid through per-forward *down*-sampling instead would update only the
+        entries the bilinear kernel samples and leave the rest at their initial values."""
+        if self.config.pos_encoding != "learned":
+            raise ValueError("resize_positional_embeddings needs pos_encoding='learned'; "
+                             f"this encoder uses {self.config.pos_encoding!r} (Mix-FFN has no grid to resize)")
+        for i, (h, w) in enumerate(stage_sizes(self.config, height, width)):
+            pe = self.pos_embeds[i]
+            if pe.shape[-2:] != (h, w):
+                resized = F.interpolate(pe.data, size=(h, w), mode="bilinear", align_corners=False)
+                self.pos_embeds[i] = nn.Parameter(resized, requires_grad=pe.requires_grad)
+        self.config.pe_size = (height, width)
+
     def positional_embedding(self, stage: int, H: int, W: int) -> torch.Tensor:
         """The learned PE of ``stage`` as tokens (1, H*W, C), resized bilinearly if (H, W) differs
         from the grid it was trained at - the step Table 1c shows hurts at new resolutions."""

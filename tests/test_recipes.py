@@ -170,3 +170,59 @@ def test_digit_crops_plain_share():
     assert 0.2 < plain.float().mean() < 0.4
     gray = (images[:, 0] == images[:, 1]).all(-1).all(-1) & (images[:, 1] == images[:, 2]).all(-1).all(-1)
     assert (gray[plain]).all()
+
+
+class _Pointwise(nn.Module):
+    """Logits at H/4 from each 4x4 cell's mean colour alone: the same wherever the cell sits,
+    so sliding-window and whole-image predictions agree. Records the input sizes it sees."""
+
+    def __init__(self, num_classes=11):
+        super().__init__()
+        torch.manual_seed(0)
+        self.proj = nn.Conv2d(3, num_classes, 1)
+        self.config = type("Config", (), {"num_classes": num_classes})()
+        self.sizes = []
+
+    def forward(self, x):
+        self.sizes.append(tuple(x.shape[-2:]))
+        return self.proj(nn.functional.avg_pool2d(x, 4, ceil_mode=True))
+
+
+def test_sliding_window_prediction_matches_a_position_free_model():
+    images, masks = make_scenes(3, 48, seed=2, split="test")
+    model = _Pointwise()
+    whole = recipes.predict_segformer(model, images)
+    model.sizes.clear()
+    slid = recipes.predict_segformer_sliding(model, images, window=32, stride=16)
+    assert set(model.sizes) == {(32, 32)}  # the model only sees crops of the window size
+    assert len(model.sizes) == 2 * 2  # offsets 0 and 16 in each axis cover 48 px
+    # upsampling a crop's logits differs from upsampling the whole map only near crop borders
+    assert (slid == whole).float().mean() > 0.9
+    assert recipes._window_starts(192, 96, 64) == [0, 64, 96]  # last window flush with the edge
+    assert recipes._window_starts(96, 96, 64) == [0]
+    out = evaluate_segformer(model, images, masks, window=32)
+    assert 0.0 <= out["miou"] <= 1.0
+    with pytest.raises(ValueError, match="window"):
+        recipes.predict_segformer_sliding(model, images, window=64, stride=16)
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        recipes.predict_segformer_sliding(model, images[0], window=32, stride=16)
+
+
+def test_scene_size_trains_on_crops_and_tests_on_whole_scenes():
+    r = segformer_recipe("smoke", image_size=24, scene_size=48, n_train=6, n_test=2, crops_per_scene=3)
+    images, masks = recipes.segformer_data(r, "train")
+    assert images.shape == (6, 3, 24, 24) and masks.shape == (6, 24, 24)
+    test_images, test_masks = recipes.segformer_data(r, "test")
+    assert test_images.shape == (2, 3, 48, 48) and test_masks.shape == (2, 48, 48)
+    scenes, scene_masks = make_scenes(2, 48, seed=r.data_seed, split="train")
+    # each crop is a window of its scene: find it there
+    for i in range(6):
+        big = scene_masks[i // 3]
+        found = any(torch.equal(big[y:y + 24, x:x + 24], masks[i]) and
+                    torch.equal(scenes[i // 3][:, y:y + 24, x:x + 24], images[i])
+                    for y in range(25) for x in range(25))
+        assert found, f"crop {i} is not a window of scene {i // 3}"
+    # the recipe's deterministic: same crops again
+    assert torch.equal(recipes.segformer_data(r, "train")[0], images)
+    with pytest.raises(ValueError, match="scene_size"):
+        segformer_recipe("smoke", image_size=32, scene_size=16)

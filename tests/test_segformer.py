@@ -284,6 +284,30 @@ def test_learned_pe_is_interpolated_at_other_resolutions():
             assert m(torch.randn(1, 3, *hw)).shape == (1, 5, math.ceil(hw[0] / 4), math.ceil(hw[1] / 4))
 
 
+
+def test_resizing_the_learned_pe_keeps_outputs_and_lets_every_entry_train():
+    torch.manual_seed(10)
+    m = SegFormer.from_variant("b0", num_classes=5, pos_encoding="learned", pe_size=(32, 32)).eval()
+    for p in m.encoder.pos_embeds:
+        torch.nn.init.normal_(p, std=0.5)
+    x = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        before = m(x)  # the 32px grids are interpolated at every forward
+        m.encoder.resize_positional_embeddings(96, 96)  # ... or once, up front
+        after = m(x)
+    assert m.config.pe_size == (96, 96)
+    assert [tuple(p.shape[-2:]) for p in m.encoder.pos_embeds] == stage_sizes(m.config, 96, 96)
+    assert torch.allclose(before, after, atol=1e-5)
+    assert all(p.requires_grad for p in m.encoder.pos_embeds)
+    # why pretraining uses the small grid: a 96px grid trained through 32px inputs gets a
+    # gradient only where the 3x bilinear down-sampling samples it, one entry in nine
+    m(torch.randn(1, 3, 32, 32)).sum().backward()
+    touched = (m.encoder.pos_embeds[0].grad.abs().sum(dim=(0, 1)) > 0).float().mean().item()
+    assert touched == pytest.approx(1 / 9)
+    with pytest.raises(ValueError, match="pos_encoding='learned'"):
+        SegFormer.from_variant("b0", num_classes=5).encoder.resize_positional_embeddings(64, 64)
+
+
 # ---------------------------------------------------------------- errors
 
 
