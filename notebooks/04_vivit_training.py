@@ -515,16 +515,57 @@ if not SMOKE:
 # 0.65 at 500 of a 600-step run, against 0.67, 0.78, 0.84, 0.89 for the same run started from the image
 # ViT. The image model's patch kernel and attention already find the digit on the canvas; from scratch
 # that has to be learned first.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The regularisers, where they have something to fix
 #
 # The paper's cumulative regularisation study (Epic Kitchens, ViViT-B/16x2 FE, top-1): 38.4 with
 # crop/flip/colour jitter, 39.6 + Kinetics init, 40.2 + stochastic depth, 41.1 + RandAugment, 43.1 + label
-# smoothing, 43.7 + mixup. The recipe has the knobs (`label_smoothing`, `mixup`, `model_overrides=
-# {"drop_path_rate": ...}`, and `time_reverse` - our dataset's own symmetry: a reversed video is a video of
-# the partner class); we leave their runs out of this notebook for time. Two reasons to expect little from
-# them here: our runs are a few hundred steps, where the model is still underfitting rather than
-# memorising (compare the training and held-out accuracies above), and every one of our 4000 training
-# videos is a fresh draw, where Epic Kitchens has ~67k clips of a few hundred actions: regularisers fix
-# overfitting, and a short run on plentiful data has little of it.
+# smoothing, 43.7 + mixup. Regularisers fix *overfitting*, and the central-init run above has none: the
+# same training and held-out accuracy, since each of our 4000 training videos is a fresh draw. So we make
+# the seed's small-dataset situation: the same image-initialised model and 150 steps, on only the first
+# **100** training videos (48 epochs of them). Then the regularisers are added one at a time, cumulatively
+# as in the paper: stochastic depth 0.1 (`model_overrides={"drop_path_rate": 0.1}`), label smoothing 0.1,
+# mixup (alpha 0.2), and `time_reverse` - our dataset's own symmetry, an augmentation as specific to it as
+# flips are to images: a video played backwards is a video of the partner class. (The training accuracy
+# under mixup is scored against the mixed labels' larger share, so it drops by construction.)
+
+# %% tags=["nbval-ignore-output"]
+N_SMALL = profiles.pick(smoke=8, cpu=100, gpu=500)
+(train_videos_all, train_labels_all), test_data = DATA
+small_data = ((train_videos_all[:N_SMALL], train_labels_all[:N_SMALL]), test_data)
+REGULARISERS = [("none (flips only)", {}),
+                ("+ stochastic depth 0.1", {"model_overrides": {"drop_path_rate": 0.1}}),
+                ("+ label smoothing 0.1", {"label_smoothing": 0.1}),
+                ("+ mixup 0.2", {"mixup": 0.2}),
+                ("+ time reversal", {"time_reverse": True})]
+cumulative, reg_rows, reg_acc = {}, [], {}
+for name, extra in REGULARISERS:
+    cumulative.update(extra)
+    r = vivit_ablation_recipe(n_train=N_SMALL, **cumulative)
+    res = train_vivit(r, image_vit=image_vit, data=small_data, log=None)
+    train_acc = float(np.mean(res.history.metrics["acc"][-20:]))
+    reg_acc[name] = res.acc
+    reg_rows.append((name, round(train_acc, 3), round(res.acc, 3), round(res.direction_acc, 3)))
+central = runs["tubelet init: central"][0]
+reg_rows.append((f"(all {len(train_videos_all)} videos, no extra regulariser)",
+                 round(float(np.mean(central.history.metrics["acc"][-20:])), 3), round(central.acc, 3),
+                 round(central.direction_acc, 3)))
+report.print_table(reg_rows, ["training videos / regulariser (cumulative)", "train top-1 (last 20 steps)",
+                              "held-out top-1", "direction"])
+gain = reg_acc[REGULARISERS[-1][0]] - reg_acc[REGULARISERS[0][0]]
+print(f"all regularisers vs none on {N_SMALL} videos: {gain:+.3f} held-out top-1")
+report.record(NB, "regularisers on 100 videos: held-out gain, all vs none", round(gain, 3), None, "top-1",
+              note="paper (Epic Kitchens): +4.1 points from stochastic depth, RandAugment, label smoothing, mixup")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# On 100 videos the model memorises them (training accuracy near 1.0) and scores far below the
+# 4000-video run on held-out videos: the overfitting the seed warns about. In the committed cpu run
+# the regularisers close part of the gap - stochastic depth and mixup carry the gain, label smoothing
+# and time reversal add nothing measurable on top - but one seed and 150 steps per run make single
+# steps of a few points noise-sized; the sum (about +6 points, the paper's is +4.1) is the reliable
+# part. More data beats every regulariser here -
+# the reason the paper starts its Epic Kitchens models from Kinetics (+1.2 in its list).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 9. Multi-view inference
@@ -589,6 +630,8 @@ rows = [
     *[(f"Model 2 L_t = {L_t}", round(runs[f"Model 2, L_t={L_t}"][0].acc, 3), PAPER_LT[L_t], "not comparable")
       for L_t in (0, 1, 4)],
     ("frame average: direction within pairs", round(base.direction_acc, 3), None, "0.5 = chance"),
+    (f"regularisers, {N_SMALL} videos: top-1 gain, all vs none", round(gain, 3), 0.041,
+     "paper: Epic Kitchens, SD + RandAug + LS + mixup"),
     ("main run (Model 1, longer schedule) top-1", round(acc, 3), 80.0, "not comparable (Table 2, M1)"),
     ("multi-view gain, top-1 points", round(mv["4 clips x 3 crops, softmax average"]["acc"]
                                             - mv["1 view (clip 0, centre crop)"]["acc"], 3), None, "paper: plot only"),
