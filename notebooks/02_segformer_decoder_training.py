@@ -30,7 +30,7 @@
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Speaker notes.** Do not run sections 4-6 live on a laptop: under the `cpu` profile the notebook takes
-# about 7 minutes, most of it training. Present those sections from the committed outputs (held-out mIoU
+# about 8 minutes, most of it training. Present those sections from the committed outputs (held-out mIoU
 # 0.736) and run sections 1-3 live if you like (seconds). Budget: decoder 10 min, tables 10, training
 # figures 10, questions 10.
 

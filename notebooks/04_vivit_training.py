@@ -40,7 +40,7 @@
 # Korean terms of the seed deck and blog, and the English words used here: [GLOSSARY.md](GLOSSARY.md).
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# **Speaker notes.** Run nothing live: under the `cpu` profile the notebook trains for about 7 minutes.
+# **Speaker notes.** Run nothing live: under the `cpu` profile the notebook trains for about 9 minutes.
 # Present from the committed outputs. The slide to build the talk around is section 7: the
 # frame-average baseline sits at chance (0.5) on the direction of every pair. Budget: task 5 min, main
 # run 10, ablations 10-15, multi-view 5, questions 10.
