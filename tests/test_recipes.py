@@ -226,3 +226,25 @@ def test_scene_size_trains_on_crops_and_tests_on_whole_scenes():
     assert torch.equal(recipes.segformer_data(r, "train")[0], images)
     with pytest.raises(ValueError, match="scene_size"):
         segformer_recipe("smoke", image_size=32, scene_size=16)
+
+
+def test_learned_pe_is_pretrained_at_the_crop_grid_then_resampled_to_the_training_size():
+    from minimodels.segformer import stage_sizes
+
+    r = segformer_recipe("smoke", image_size=64, model_overrides={"pos_encoding": "learned"})
+    assert r.pretrain_steps > 0 and r.pretrain_size != r.image_size
+    seen = []
+    original = recipes.pretrain_encoder
+
+    def spy(model, recipe, **kwargs):  # the PE grids while the encoder is pretrained
+        seen.append([tuple(p.shape[-2:]) for p in model.encoder.pos_embeds])
+        return original(model, recipe, **kwargs)
+
+    recipes.pretrain_encoder = spy
+    try:
+        model = train_segformer(r, log=None).model
+    finally:
+        recipes.pretrain_encoder = original
+    assert seen == [stage_sizes(model.config, r.pretrain_size, r.pretrain_size)]
+    assert model.config.pe_size == (r.image_size, r.image_size)
+    assert [tuple(p.shape[-2:]) for p in model.encoder.pos_embeds] == stage_sizes(model.config, r.image_size, r.image_size)
