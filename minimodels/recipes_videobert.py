@@ -203,11 +203,24 @@ def _digit_loss(model, batch):
     return F.cross_entropy(logits, labels), {"acc": (logits.argmax(1) == labels).float().mean()}
 
 
-def pretrain_s3d_on_digits(model: S3D, recipe: VideoBertRecipe, log=print, progress: bool = False) -> History:
+def _stage(config: TrainConfig, checkpoint_dir, name: str) -> TrainConfig:
+    """``config`` checkpointing to ``checkpoint_dir/name.pt`` every tenth of the stage (unchanged
+    without a directory): each training stage of the pipeline can then be resumed exactly."""
+    if checkpoint_dir is None:
+        return config
+    from pathlib import Path
+
+    return dataclasses.replace(config, checkpoint=str(Path(checkpoint_dir) / f"{name}.pt"),
+                               checkpoint_every=max(1, config.steps // 10))
+
+
+def pretrain_s3d_on_digits(model: S3D, recipe: VideoBertRecipe, log=print, progress: bool = False,
+                           checkpoint_dir=None, resume: bool = False) -> History:
     """Image pretraining (S3D starts from ImageNet-trained Inception weights): the network
     classifies single digits shown as one-frame clips, with its noun logits. A one-frame
     clip makes every temporal kernel use only its centre tap, so this trains the spatial
-    convolutions exactly as a 2D CNN's - nothing to inflate afterwards."""
+    convolutions exactly as a 2D CNN's - nothing to inflate afterwards. ``checkpoint_dir`` /
+    ``resume``: as in :func:`train_s3d`."""
     size = recipe.howto.get("size", 32)
     size = size if isinstance(size, int) else size[0]
     n = max(64, recipe.s3d_pretrain_steps * recipe.s3d_batch_size // 2)
@@ -218,7 +231,8 @@ def pretrain_s3d_on_digits(model: S3D, recipe: VideoBertRecipe, log=print, progr
                          amp=recipe.amp, seed=recipe.seed, progress=progress, log_every=recipe.log_every)
     if log:
         log(f"clip network, image pretraining: {recipe.s3d_pretrain_steps} steps x {recipe.s3d_batch_size} digits")
-    return fit(model, sample_batches(x, labels, batch_size=recipe.s3d_batch_size, seed=recipe.seed), _digit_loss, config, log=log)
+    return fit(model, sample_batches(x, labels, batch_size=recipe.s3d_batch_size, seed=recipe.seed), _digit_loss,
+               _stage(config, checkpoint_dir, "s3d_pretrain"), resume=resume, log=log)
 
 
 @torch.no_grad()
@@ -241,14 +255,18 @@ def s3d_accuracy(model: S3D, x, verbs, nouns) -> dict:
             "noun_acc": (logits[:, NUM_VERBS:].argmax(1) == nouns).float().mean().item()}
 
 
-def train_s3d(recipe: VideoBertRecipe, videos=None, test_videos=None, log=print, progress: bool = False):
+def train_s3d(recipe: VideoBertRecipe, videos=None, test_videos=None, log=print, progress: bool = False,
+              checkpoint_dir=None, resume: bool = False):
     """Image pretraining, then supervised verb + noun training on the labelled clips.
     Returns ``(model, {"pretrain": History, "train": History})``; the training history's
-    evaluation holds the clip accuracy on ``test_videos`` (if given)."""
+    evaluation holds the clip accuracy on ``test_videos`` (if given). ``checkpoint_dir``: each
+    stage keeps a checkpoint there (``s3d_pretrain.pt``, ``s3d.pt``); with ``resume`` a stage
+    continues from its checkpoint (a finished one is only loaded)."""
     log = log or (lambda line: None)
     videos = howto_data(recipe, "s3d") if videos is None else videos
     model = make_s3d(recipe)
-    pre = pretrain_s3d_on_digits(model, recipe, log=log, progress=progress) if recipe.s3d_pretrain_steps else None
+    pre = pretrain_s3d_on_digits(model, recipe, log=log, progress=progress, checkpoint_dir=checkpoint_dir,
+                                 resume=resume) if recipe.s3d_pretrain_steps else None
     x, verbs, nouns = labelled_clips(videos)
     held_out = labelled_clips(test_videos) if test_videos is not None else None
     evaluate = (lambda m: s3d_accuracy(m, *held_out)) if held_out is not None else None
@@ -259,7 +277,7 @@ def train_s3d(recipe: VideoBertRecipe, videos=None, test_videos=None, log=print,
     log(f"clip network, supervised: {recipe.s3d_steps} steps x {recipe.s3d_batch_size} clips "
         f"({len(x)} labelled clips from {len(videos)} videos)")
     hist = fit(model, sample_batches(scale_clips(x), verbs, nouns, batch_size=recipe.s3d_batch_size, seed=recipe.seed),
-               s3d_loss, config, evaluate=evaluate, log=log)
+               s3d_loss, _stage(config, checkpoint_dir, "s3d"), evaluate=evaluate, resume=resume, log=log)
     model.eval()
     return model, {"pretrain": pre, "train": hist}
 
@@ -287,9 +305,11 @@ def _cache_path(recipe: VideoBertRecipe, cache_dir, kind: str, keys=None):
     return Path(cache_dir) / f"{kind}-{recipe.profile}-{tag}.pt"
 
 
-def trained_s3d(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: bool = False):
+def trained_s3d(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: bool = False, checkpoint_dir=None,
+                resume: bool = False):
     """:func:`train_s3d`, or its weights from ``cache_dir/s3d-<profile>-<hash of the recipe>.pt``
-    when an earlier run (notebook 05) left them there. Returns ``(model, history or None)``."""
+    when an earlier run (notebook 05) left them there. Returns ``(model, history or None)``.
+    ``checkpoint_dir`` / ``resume``: passed to :func:`train_s3d`."""
     from minimodels.train import load_checkpoint, save_checkpoint
 
     path = _cache_path(recipe, cache_dir, "s3d", _S3D_KEYS)
@@ -299,7 +319,7 @@ def trained_s3d(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: bo
         if log:
             log(f"clip network: loaded {path}")
         return model.eval(), None
-    model, hist = train_s3d(recipe, log=log, progress=progress)
+    model, hist = train_s3d(recipe, log=log, progress=progress, checkpoint_dir=checkpoint_dir, resume=resume)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_checkpoint(path, {"model": model.state_dict()})
@@ -343,11 +363,13 @@ class VisualWords:
         return self.kmeans.vocab_size
 
 
-def visual_words(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: bool = False) -> VisualWords:
-    """Stages 1-2 in one call: the clip network (:func:`trained_s3d`, cached in ``cache_dir``),
-    the videos, their clip features, the k-means tree, the visual words and the pre-training
-    examples."""
-    s3d, s3d_history = trained_s3d(recipe, cache_dir=cache_dir, log=log, progress=progress)
+def visual_words(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: bool = False, checkpoint_dir=None,
+                 resume: bool = False) -> VisualWords:
+    """Stages 1-2 in one call: the clip network (:func:`trained_s3d`, cached in ``cache_dir``;
+    ``checkpoint_dir`` / ``resume`` as in :func:`train_s3d`), the videos, their clip features,
+    the k-means tree, the visual words and the pre-training examples."""
+    s3d, s3d_history = trained_s3d(recipe, cache_dir=cache_dir, log=log, progress=progress,
+                                   checkpoint_dir=checkpoint_dir, resume=resume)
     train_videos, test_videos = howto_data(recipe, "train"), howto_data(recipe, "test")
     train_features, test_features = clip_features(s3d, train_videos), clip_features(s3d, test_videos)
     kmeans = fit_visual_words(recipe, train_features)
@@ -385,17 +407,19 @@ def _text_mlm_loss(model, batch):
     return loss, {"mlm_accuracy": (logits[sel].argmax(-1) == batch.labels[sel]).float().mean()}
 
 
-def pretrain_text_bert(recipe: VideoBertRecipe, examples, vocab: Vocab, log=print, progress: bool = False):
+def pretrain_text_bert(recipe: VideoBertRecipe, examples, vocab: Vocab, log=print, progress: bool = False,
+                       checkpoint_dir=None, resume: bool = False):
     """BERT before VideoBERT: masked language modelling on the narration's sentences only (the
     text-only regime, with sentence concatenation), ``text_pretrain_steps`` steps. The paper
-    starts from Google's BERT-large, trained on books and Wikipedia. Returns ``(bert, History)``."""
+    starts from Google's BERT-large, trained on books and Wikipedia. Returns ``(bert, History)``.
+    ``checkpoint_dir``: keep ``text_bert.pt`` there; with ``resume`` continue from it."""
     bert = make_text_bert(recipe, vocab)
     if log:
         log(f"text BERT: {recipe.text_pretrain_steps} steps of masked language modelling on the narration")
     batches = pretraining_batches(recipe, examples, vocab, regime_probs=(1.0, 0.0, 0.0))
     config = recipe.train_config(steps=recipe.text_pretrain_steps, progress=progress,
                                  warmup_steps=min(recipe.warmup_steps, recipe.text_pretrain_steps // 10))
-    hist = fit(bert, batches, _text_mlm_loss, config, log=log)
+    hist = fit(bert, batches, _text_mlm_loss, _stage(config, checkpoint_dir, "text_bert"), resume=resume, log=log)
     return bert.eval(), hist
 
 
@@ -450,16 +474,19 @@ def trained_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans, c
 
 
 def train_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans=None, model=None, evaluate=None,
-                    log=print, progress: bool = False, text_bert=None) -> tuple[VideoBert, History]:
+                    log=print, progress: bool = False, text_bert=None, checkpoint_dir=None,
+                    resume: bool = False) -> tuple[VideoBert, History]:
     """Masked modelling + alignment on ``examples`` (:func:`pretraining_examples`). The model:
     ``model``, else VideoBERT on ``text_bert`` (copied), else on a text BERT pretrained here
-    (:func:`pretrain_text_bert`, ``text_pretrain_steps``; none when 0)."""
+    (:func:`pretrain_text_bert`, ``text_pretrain_steps``; none when 0). ``checkpoint_dir``:
+    keep ``videobert.pt`` there (and the text BERT's); with ``resume`` continue from them."""
     import copy
 
     log = log or (lambda line: None)
     if model is None:
         if text_bert is None and recipe.text_pretrain_steps:
-            text_bert, _ = pretrain_text_bert(recipe, examples, vocab, log=log, progress=progress)
+            text_bert, _ = pretrain_text_bert(recipe, examples, vocab, log=log, progress=progress,
+                                              checkpoint_dir=checkpoint_dir, resume=resume)
         model = make_videobert(recipe, vocab, kmeans, copy.deepcopy(text_bert) if text_bert is not None else None)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"VideoBERT pre-training: {recipe.steps} steps x {recipe.batch_size} sequences, {len(examples)} videos, "
@@ -468,8 +495,9 @@ def train_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans=None
     def loss_fn(m, batch):
         return videobert_loss(m, batch, recipe.align_weight)
 
-    hist = fit(model, pretraining_batches(recipe, examples, vocab), loss_fn, recipe.train_config(progress=progress),
-               evaluate=evaluate, log=log)
+    config = _stage(recipe.train_config(progress=progress), checkpoint_dir, "videobert")
+    hist = fit(model, pretraining_batches(recipe, examples, vocab), loss_fn, config, evaluate=evaluate, resume=resume,
+               log=log)
     model.eval()
     return model, hist
 
@@ -687,23 +715,30 @@ class VideoBertResult:
                 "config": dataclasses.asdict(self.recipe), "history": self.history.to_dict()}
 
 
-def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: bool = False) -> VideoBertResult:
-    """Clip network -> features -> visual words -> VideoBERT -> zero-shot evaluation."""
+def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: bool = False, checkpoint_dir=None,
+                 resume: bool = False) -> VideoBertResult:
+    """Clip network -> features -> visual words -> VideoBERT -> zero-shot evaluation.
+    ``checkpoint_dir``: every training stage keeps a checkpoint there (``s3d_pretrain.pt``,
+    ``s3d.pt``, ``text_bert.pt``, ``videobert.pt``); with ``resume`` an interrupted run picks up
+    where it stopped - finished stages are loaded, the interrupted one continues from its last
+    checkpoint - and ends exactly where an uninterrupted run does."""
     recipe = recipe or videobert_recipe()
     log = log or (lambda line: None)
+    stages = dict(checkpoint_dir=checkpoint_dir, resume=resume)
     t = time.perf_counter()
-    vw = visual_words(recipe, log=log, progress=progress)
+    vw = visual_words(recipe, log=log, progress=progress, **stages)
     times = {"clip_network_and_visual_words": time.perf_counter() - t}
     vocab, examples, kmeans, s3d = vw.vocab, vw.examples, vw.kmeans, vw.s3d
     test_videos, test_tokens = vw.test_videos, vw.test_tokens
     t = time.perf_counter()
     text_bert = bert_prior = None
     if recipe.text_pretrain_steps:
-        text_bert, _ = pretrain_text_bert(recipe, examples, vocab, log=log, progress=progress)
+        text_bert, _ = pretrain_text_bert(recipe, examples, vocab, log=log, progress=progress, **stages)
         bert_prior = text_bert_prior(recipe, text_bert, test_videos, test_tokens, vocab)
     times["text_pretraining"] = time.perf_counter() - t
     t = time.perf_counter()
-    model, hist = train_videobert(recipe, examples, vocab, kmeans, log=log, progress=progress, text_bert=text_bert)
+    model, hist = train_videobert(recipe, examples, vocab, kmeans, log=log, progress=progress, text_bert=text_bert,
+                                  **stages)
     times["pretraining"] = time.perf_counter() - t
     zs = zero_shot_eval(model, test_videos, test_tokens, vocab)
     prior = zero_shot_eval(model, test_videos, test_tokens, vocab, language_prior=True)
@@ -715,11 +750,18 @@ def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: boo
 
 
 def run_videobert(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool = False,
-                  **overrides) -> dict:
-    """``python -m minimodels.train videobert``: the whole pipeline with the profile's recipe. The stages
-    are minutes long, so there is no mid-run resume: ``resume`` is accepted and ignored."""
+                  log=print, **overrides) -> dict:
+    """``python -m minimodels.train videobert``: the whole pipeline with the profile's recipe. With
+    ``out_dir``, every training stage keeps its checkpoint in ``out_dir/stages/`` and ``resume``
+    continues an interrupted run from them (:func:`run_pipeline`); the final models go to
+    ``out_dir/checkpoint.pt``."""
     recipe = videobert_recipe(profile, **overrides)
-    result = run_pipeline(recipe, progress=progress)
+    stages = None
+    if out_dir is not None:
+        from pathlib import Path
+
+        stages = Path(out_dir) / "stages"
+    result = run_pipeline(recipe, log=log, progress=progress, checkpoint_dir=stages, resume=resume)
     if out_dir is not None:
         from pathlib import Path
 

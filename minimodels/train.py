@@ -501,7 +501,7 @@ def main(argv: list[str] | None = None) -> dict:
                         help=f"one of {profiles.PROFILES} (default: ${profiles.ENV_VAR}, else gpu if CUDA else cpu)")
     parser.add_argument("--out", default=None, help="output directory (default: runs/MODEL-PROFILE)")
     parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run from the checkpoints it left in OUT")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
     args = parser.parse_args(argv)
 

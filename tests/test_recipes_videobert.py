@@ -175,6 +175,50 @@ def test_cli_runs_the_smoke_pipeline(tmp_path):
     assert {"videobert", "s3d", "kmeans_centroids"} <= set(ckpt)
 
 
+class _Crash(Exception):
+    pass
+
+
+def _crash_at(line_start: str):
+    """A log function that stops the run (as a crash would) when it logs a line starting with ``line_start``."""
+    def log(line):
+        if line.startswith(line_start):
+            raise _Crash(line)
+    return log
+
+
+def test_an_interrupted_pipeline_resumes_to_the_same_end(tmp_path):
+    """Crash inside the clip network's training, resume, crash inside VideoBERT's, resume again:
+    the models, the histories and the metrics equal an uninterrupted run's."""
+    from minimodels.recipes_videobert import run_videobert
+    from minimodels.train import load_checkpoint
+
+    kw = dict(steps=6, s3d_steps=4, log_every=1)  # "step 3/4": only the clip network; "step 4/6": only VideoBERT
+    whole = run_videobert("smoke", out_dir=tmp_path / "whole", log=None, **kw)
+    out = tmp_path / "crashed"
+    with pytest.raises(_Crash, match="step 3/4"):
+        run_videobert("smoke", out_dir=out, log=_crash_at("step 3/4"), **kw)
+    assert load_checkpoint(out / "stages" / "s3d.pt")["step"] == 2
+    assert not (out / "stages" / "videobert.pt").exists()
+    with pytest.raises(_Crash, match="step 4/6"):
+        run_videobert("smoke", out_dir=out, resume=True, log=_crash_at("step 4/6"), **kw)
+    assert load_checkpoint(out / "stages" / "videobert.pt")["step"] == 3
+    resumed = run_videobert("smoke", out_dir=out, resume=True, log=None, **kw)
+
+    assert sorted(p.name for p in (out / "stages").iterdir()) == \
+        ["s3d.pt", "s3d_pretrain.pt", "text_bert.pt", "videobert.pt"]
+    assert resumed["history"]["loss"] == whole["history"]["loss"] and len(whole["history"]["loss"]) == 6
+    for key in ("zero_shot", "language_prior", "supervised", "bert_language_prior"):
+        assert resumed[key] == whole[key], key
+    a, b = (load_checkpoint(d / "checkpoint.pt") for d in (tmp_path / "whole", out))
+    for part in ("videobert", "s3d"):
+        for name, t in a[part].items():
+            assert torch.equal(t, b[part][name]), (part, name)
+    # without resume, the same directory starts again from scratch (and ends in the same place)
+    again = run_videobert("smoke", out_dir=out, log=None, **kw)
+    assert again["history"]["loss"] == whole["history"]["loss"]
+
+
 def test_num_classes_of_the_clip_network():
     assert make_s3d(videobert_recipe("smoke")).config.num_classes == NUM_VERBS + NUM_NOUNS
 
