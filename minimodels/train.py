@@ -501,6 +501,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help=f"one of {profiles.PROFILES} (default: ${profiles.ENV_VAR}, else gpu if CUDA else cpu)")
     parser.add_argument("--out", default=None, help="output directory (default: runs/MODEL-PROFILE)")
     parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="override the recipe's seed (initialisation, batches, k-means); default: the recipe's, 0")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run from the checkpoints it left in OUT")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
     args = parser.parse_args(argv)
@@ -512,8 +514,10 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"unknown profile {profile!r}; expected one of {list(profiles.PROFILES)}")
     if args.steps is not None and args.steps < 1:
         parser.error(f"--steps must be a positive integer, got {args.steps}")
-    out = Path(args.out or f"runs/{args.model}-{profile}")
-    overrides = {} if args.steps is None else {"steps": args.steps}
+    if args.seed is not None and args.seed < 0:
+        parser.error(f"--seed must be a non-negative integer, got {args.seed}")
+    out = Path(args.out or f"runs/{args.model}-{profile}" + ("" if args.seed is None else f"-seed{args.seed}"))
+    overrides = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
 
     print(f"{args.model}: profile {profile}, device {device_name()}, out {out}", flush=True)
     metrics = recipes.RECIPES[args.model](profile=profile, out_dir=out, resume=args.resume,

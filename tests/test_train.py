@@ -331,6 +331,16 @@ def test_cli_rejects_unknown_model_and_profile(capsys):
     with pytest.raises(SystemExit):
         train.main(["segformer", "--steps", "0"])
     assert "--steps" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train.main(["segformer", "--seed", "-1"])
+    assert "--seed must be a non-negative integer, got -1" in capsys.readouterr().err
+
+
+def test_cli_seed_reaches_the_recipe(tmp_path):
+    runs = {seed: train.main(["videobert", "--profile", "smoke", "--seed", str(seed), "--out", str(tmp_path / str(seed)),
+                              "--no-progress"]) for seed in (1, 2)}
+    assert runs[1]["config"]["seed"] == 1 and runs[2]["config"]["seed"] == 2
+    assert runs[1]["history"]["loss"] != runs[2]["history"]["loss"]  # a different run, not a relabelled one
 
 
 def test_cli_smoke_run_writes_metrics_and_resumes(tmp_path):
