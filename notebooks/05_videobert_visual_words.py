@@ -14,7 +14,7 @@
 # - Narration is noisy: speakers talk about things that are not visible, and speech and picture are not
 #   at the same moment. Two augmentations make the model tolerant of it (notebooks 06-07).
 #
-# **What you will see** (notebook 1 of 3; pre-training and evaluation are notebook 06, the ablations notebook 07):
+# **What you will see** (notebook 1 of 4; pre-training and evaluation are notebook 06, the ablations notebooks 07-08):
 #
 # 1. why masked modelling needs discrete video tokens;
 # 2. the narrated how-to world: steps, narration, and its misalignment;
@@ -29,7 +29,7 @@
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Speaker notes.** The deck's VideoBERT half has three beats: why quantise (Vector Quantization
 # slide), the misalignment problem and its two fixes, then the zero-shot and captioning results. This
-# notebook covers the first beat and sets up the data for the other two (notebooks 06-07).
+# notebook covers the first beat and sets up the data for the other two (notebooks 06-08).
 
 # %% slideshow={"slide_type": "skip"}
 import time
@@ -194,7 +194,7 @@ print(f"logits (9 verbs + 10 nouns) {tuple(s3d_demo(x).shape)};  parameters: {n_
 # starts from ImageNet-trained Inception). Image pretraining needs no inflation here: a one-frame clip
 # makes every temporal kernel use only its centre tap, so the spatial kernels learn exactly as a 2D
 # CNN's would. The classifier has a verb head and a noun head; its features before them are what gets
-# quantised. The weights are kept in `results/`, so notebooks 06 and 07 reuse them.
+# quantised. The weights are kept in `results/`, so notebooks 06-08 reuse them.
 
 # %% tags=["nbval-ignore-output"]
 t0 = time.perf_counter()
