@@ -598,8 +598,9 @@ rows = [(f"{s}x{s}", n, *[round(results[k]["ms"][j], 2) for k in variants], *[ro
         for j, (s, n) in enumerate(zip(SIZES, tokens))]
 print(f"device {DEVICE}; columns: ms then MiB for " + " | ".join(variants))
 print_table(rows, ["image", "N", "ms s8", "ms s1", "ms s8 naive", "ms s1 naive", "MiB s8", "MiB s1", "MiB s8 naive", "MiB s1 naive"])
-# What must hold at the largest size: no reduction is slower and, when the matrix is explicit, far bigger.
-assert results["sr=1, SDPA (package)"]["ms"][-1] > 1.5 * results["sr=8, SDPA (package)"]["ms"][-1]
+# What must hold at the largest size: no reduction costs more MACs and, when the matrix is explicit,
+# far more memory. (The times are printed, not asserted: they depend on the machine and its load.)
+assert gmacs[1][-1] > 1.5 * gmacs[8][-1]
 assert results["sr=1, naive"]["mib"][-1] > 10 * results["sr=8, naive"]["mib"][-1]
 
 # %% tags=["nbval-ignore-output"]

@@ -313,9 +313,10 @@ def median_time(fn, repeats=5):
 with torch.no_grad():
     t_paper = median_time(lambda: decoder(feats))
     t_folded = median_time(lambda: folded(feats))
-print(f"B0 decoder at 512x512 on this CPU: paper order {1e3 * t_paper:.0f} ms, folded {1e3 * t_folded:.0f} ms "
-      f"({t_paper / t_folded:.1f}x faster)")
-assert t_folded < t_paper
+print(f"B0 decoder at 512x512 on this machine: paper order {1e3 * t_paper:.0f} ms, folded {1e3 * t_folded:.0f} ms "
+      f"(time ratio {t_paper / t_folded:.1f}; MAC ratio {rows[0][1] / rows[0][2]:.1f})")
+# Not asserted: a wall-clock time depends on the machine and what else runs on it. The MAC
+# counts above are the claim; the time shows how much of it a CPU turns into speed.
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Why is this not the model's default?** The package is the *paper's* model: Table 1's FLOPs,
