@@ -37,6 +37,9 @@ class CaptionerConfig:
     max_features: int = 32  # longest feature sequence (position table of the encoder)
     max_len: int = 24  # longest caption, [CLS] and [SEP] included (position table of the decoder)
     dropout: float = 0.1
+    # sizes of the feature sources concatenated in one feature vector, each LayerNorm-ed on its own
+    # before the shared projection (None: one source). VideoBERT + S3D is (D_s3d, 2 H_videobert).
+    feature_groups: tuple | None = None
 
     def __post_init__(self):
         for name in ("feature_dim", "vocab_size", "dim", "depth", "num_heads", "mlp_dim", "max_features", "max_len"):
@@ -47,6 +50,14 @@ class CaptionerConfig:
             raise ValueError(f"CaptionerConfig: dim {self.dim} is not divisible by num_heads {self.num_heads}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"CaptionerConfig: dropout must be in [0, 1), got {self.dropout}")
+        if self.feature_groups is None:
+            self.feature_groups = (self.feature_dim,)
+        groups = tuple(self.feature_groups)
+        if (not groups or any(isinstance(g, bool) or not isinstance(g, int) or g < 1 for g in groups)
+                or sum(groups) != self.feature_dim):
+            raise ValueError(f"CaptionerConfig: feature_groups must be positive ints summing to feature_dim "
+                             f"{self.feature_dim}, got {self.feature_groups!r}")
+        self.feature_groups = groups
 
 
 class Captioner(nn.Module):
@@ -60,7 +71,10 @@ class Captioner(nn.Module):
     def __init__(self, config: CaptionerConfig):
         super().__init__()
         c = self.config = config
-        self.feature_proj = nn.Sequential(nn.LayerNorm(c.feature_dim), nn.Linear(c.feature_dim, c.dim))
+        # one LayerNorm per feature source: in a single one over the concatenation, the larger source
+        # (VideoBERT's 2H dims next to S3D's D) would set the scale the smaller one is divided by
+        self.feature_norms = nn.ModuleList(nn.LayerNorm(g) for g in c.feature_groups)
+        self.feature_proj = nn.Linear(c.feature_dim, c.dim)
         self.feature_pos = nn.Parameter(torch.zeros(c.max_features, c.dim))
         self.word = nn.Embedding(c.vocab_size, c.dim)
         self.word_pos = nn.Parameter(torch.zeros(c.max_len, c.dim))
@@ -96,7 +110,9 @@ class Captioner(nn.Module):
 
     def encode(self, features: torch.Tensor, feature_mask: torch.Tensor | None = None) -> torch.Tensor:
         self._check(features, feature_mask)
-        x = self.feature_proj(features) + self.feature_pos[: features.shape[1]]
+        parts = features.split(self.config.feature_groups, dim=-1)
+        x = torch.cat([norm(p) for norm, p in zip(self.feature_norms, parts)], dim=-1)
+        x = self.feature_proj(x) + self.feature_pos[: features.shape[1]]
         pad = None if feature_mask is None else ~feature_mask
         return self.encoder(x, src_key_padding_mask=pad)
 

@@ -475,6 +475,15 @@ def trained_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans, c
     return text_bert, text_hist, model, hist
 
 
+def main_videobert(recipe: VideoBertRecipe, cache_dir=None, log=print):
+    """The main model of notebook 06, as the later notebooks start from it: ``(visual words,
+    text BERT, VideoBERT)`` - :func:`visual_words` and :func:`trained_videobert`, both loaded
+    from ``cache_dir`` when an earlier run saved them, trained (and saved) otherwise."""
+    vw = visual_words(recipe, cache_dir=cache_dir, log=log)
+    text_bert, _, model, _ = trained_videobert(recipe, vw.examples, vw.vocab, vw.kmeans, cache_dir=cache_dir, log=log)
+    return vw, text_bert, model
+
+
 def train_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans=None, model=None, evaluate=None,
                     log=print, progress: bool = False, text_bert=None, checkpoint_dir=None,
                     resume: bool = False) -> tuple[VideoBert, History]:
@@ -636,8 +645,10 @@ def caption_dataset(videos, s3d_features, tokens=None, model: VideoBert | None =
 
 
 def train_captioner(features, mask, captions, vocab: Vocab, steps: int = 1500, batch_size: int = 64,
-                    lr: float = 1e-3, seed: int = 0, log=print):
-    """A :class:`minimodels.captioner.Captioner` trained with teacher forcing on ``captions``."""
+                    lr: float = 1e-3, seed: int = 0, feature_groups=None, log=print):
+    """A :class:`minimodels.captioner.Captioner` trained with teacher forcing on ``captions``.
+    ``feature_groups``: sizes of the concatenated feature sources, normalised separately
+    (VideoBERT + S3D: ``(D, F - D)`` with D the clip-feature size); None for one source."""
     from minimodels.captioner import Captioner, CaptionerConfig
 
     ids = [[vocab.cls_id] + vocab.encode(c, strict=True) + [vocab.sep_id] for c in captions]
@@ -647,7 +658,7 @@ def train_captioner(features, mask, captions, vocab: Vocab, steps: int = 1500, b
         tokens[j, :len(t)] = torch.tensor(t)
     torch.manual_seed(seed)
     model = Captioner(CaptionerConfig(feature_dim=features.shape[-1], vocab_size=len(vocab),
-                                      max_features=features.shape[1], max_len=L))
+                                      max_features=features.shape[1], max_len=L, feature_groups=feature_groups))
     config = TrainConfig(steps=steps, batch_size=min(batch_size, len(ids)), lr=lr, weight_decay=0.01,
                          warmup_steps=min(100, steps // 10), schedule="cosine", seed=seed, progress=False)
 
@@ -780,7 +791,7 @@ __all__ = [
     "VideoBertRecipe", "videobert_recipe", "howto_data", "labelled_clips", "make_s3d", "s3d_loss",
     "pretrain_s3d_on_digits", "train_s3d", "trained_s3d", "predict_s3d", "s3d_accuracy", "clip_features", "fit_visual_words",
     "tokenize_videos", "VisualWords", "visual_words", "pretraining_examples", "make_text_bert", "pretrain_text_bert", "make_videobert",
-    "pretraining_batches", "train_videobert", "trained_videobert",
+    "pretraining_batches", "train_videobert", "trained_videobert", "main_videobert",
     "step_tokens", "ranking_metrics", "text_bert_prior", "caption_segments", "videobert_caption_features", "caption_dataset",
     "train_captioner", "generate_captions", "bleu4", "zero_shot_eval", "supervised_eval", "VideoBertResult", "run_pipeline",
     "run_videobert",

@@ -145,6 +145,23 @@ def test_captioner_shapes_causality_and_errors():
         CaptionerConfig(feature_dim=4, vocab_size=5, dim=10, num_heads=3)
 
 
+def test_captioner_normalises_each_feature_source_on_its_own():
+    torch.manual_seed(0)
+    kw = dict(vocab_size=20, dim=16, depth=1, num_heads=2, mlp_dim=32, max_features=5, max_len=7, dropout=0.0)
+    grouped = Captioner(CaptionerConfig(feature_dim=6, feature_groups=(2, 4), **kw)).eval()
+    single = Captioner(CaptionerConfig(feature_dim=6, **kw)).eval()
+    feats, tokens = torch.randn(2, 4, 6), torch.randint(0, 20, (2, 5))
+    louder = feats.clone()
+    louder[..., 2:] = 50 * louder[..., 2:] + 3  # the second source on another scale
+    # per source, a rescaled source is the same input; over the concatenation it is not
+    assert torch.allclose(grouped(louder, None, tokens), grouped(feats, None, tokens), atol=1e-3)  # (LayerNorm eps)
+    assert not torch.allclose(single(louder, None, tokens), single(feats, None, tokens), atol=1e-2)
+    assert single.config.feature_groups == (6,)
+    for bad in ((2, 3), (6, 0), (2.0, 4)):
+        with pytest.raises(ValueError, match="feature_groups must be positive ints summing to feature_dim 6"):
+            CaptionerConfig(feature_dim=6, vocab_size=5, feature_groups=bad)
+
+
 def test_captioner_learns_to_copy_a_feature_into_words():
     torch.manual_seed(0)
     V, n = 12, 256
