@@ -14,7 +14,7 @@
 # - Narration is noisy: speakers talk about things that are not visible, and speech and picture are not
 #   at the same moment. Two augmentations make the model tolerant of it (notebooks 06-07).
 #
-# **What you will see** (notebook 1 of 4; pre-training and evaluation are notebook 06, the ablations notebooks 07-08):
+# **What you will see** (notebook 1 of 5; pre-training and evaluation are notebook 06, the ablations notebooks 07-09):
 #
 # 1. why masked modelling needs discrete video tokens;
 # 2. the narrated how-to world: steps, narration, and its misalignment;

@@ -10,8 +10,8 @@
 #   the video tokens at a random rate of 1 to 5 make the model tolerant of it (the deck's 해결방법).
 #   The paper states the fixes; it does not ablate them.
 #
-# **What you will see** (notebook 3 of 4; the model comes from notebook 06, the amount of pre-training
-# video is notebook 08):
+# **What you will see** (notebook 3 of 5; the model comes from notebook 06, the amount of pre-training
+# video is notebook 08, captioning with few captions notebook 09):
 #
 # 1. the main model of notebook 06 (loaded, or trained here if notebook 06 has not run);
 # 2. each augmentation ablated - both, without concatenation, without subsampling, without either -
@@ -34,10 +34,9 @@ import torch
 
 from minimodels import profiles, report
 from minimodels.recipes_videobert import (
+    main_videobert,
     train_videobert,
-    trained_videobert,
     videobert_recipe,
-    visual_words,
     zero_shot_eval,
 )
 from minimodels.report import RESULTS_DIR, print_table, record
@@ -60,11 +59,9 @@ print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num
 
 # %% tags=["nbval-ignore-output"]
 t0 = time.perf_counter()
-cache = RESULTS_DIR / "videobert"
-vw = visual_words(RECIPE, cache_dir=cache, log=print)
+vw, text_bert, model = main_videobert(RECIPE, cache_dir=RESULTS_DIR / "videobert", log=print)
 kmeans, vocab, examples = vw.kmeans, vw.vocab, vw.examples
 test_videos, test_tokens = vw.test_videos, vw.test_tokens
-text_bert, _, model, _ = trained_videobert(RECIPE, examples, vocab, kmeans, cache_dir=cache, log=print)
 keys = ("verb_top1", "verb_top5", "noun_top1", "noun_top5")
 zs = zero_shot_eval(model, test_videos, test_tokens, vocab)
 print(f"ready in {time.perf_counter() - t0:.0f} s; zero-shot: " + ", ".join(f"{k} {100 * zs[k]:.1f}%" for k in keys))
