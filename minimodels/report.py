@@ -183,6 +183,8 @@ def run_notebooks(pattern: str = "[0-9]*.py") -> int:
         return 1
     for script in scripts:
         t0 = time.perf_counter()
+        # the summary is this run's: rows an earlier run left (another profile, other sizes) go first
+        (RESULTS_DIR / f"{script.stem}.json").unlink(missing_ok=True)
         print(f"--> {script.name}", flush=True)
         rc = subprocess.call([sys.executable, str(script)], cwd=script.parent, env=env)
         print(f"<-- {script.name}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {time.perf_counter() - t0:.0f}s", flush=True)

@@ -63,3 +63,25 @@ def test_n_params_counts_every_parameter_also_on_meta():
     with torch.device("meta"):
         m = nn.Sequential(nn.Conv2d(3, 8, 3), nn.LayerNorm(8))
     assert report.n_params(m) == 3 * 8 * 9 + 8 + 2 * 8
+
+
+def test_run_notebooks_summarises_this_run_only(tmp_path, monkeypatch, capsys):
+    """Rows an earlier run of a notebook left (another profile, other sizes) do not reach the
+    summary; results of notebooks this run did not execute stay."""
+    import json
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_a.py").write_text(
+        "from minimodels.report import record\nrecord('01_a', 'fresh', 1.5, 2.0)\n")
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "01_a.json").write_text(json.dumps({"stale": {"ours": 9, "paper": None, "unit": "", "note": ""}}))
+    (results / "02_b.json").write_text(json.dumps({"other": {"ours": 7, "paper": None, "unit": "", "note": ""}}))
+    monkeypatch.setenv("MINIMODELS_RESULTS", str(results))
+    monkeypatch.setattr(report, "RESULTS_DIR", results)
+    monkeypatch.setattr(report, "REPO_ROOT", tmp_path)
+    assert report.run_notebooks("01_*.py") == 0
+    out = capsys.readouterr().out
+    assert "fresh" in out and "stale" not in out and "other" in out
+    assert json.loads((results / "01_a.json").read_text()) == {
+        "fresh": {"ours": 1.5, "paper": 2.0, "unit": "", "note": ""}}
