@@ -73,6 +73,9 @@ class SegFormerConfig:
     # bilinearly when the input size differs.
     pos_encoding: str = "mixffn"
     pe_size: tuple[int, int] = (512, 512)  # input (H, W) the learned PE is sized for (training crop)
+    # std of the learned PE's init: 0.02 as ViT and PVT draw it. Each stage's tokens leave a
+    # LayerNorm (scale ~1), so at 0.02 a position starts as 2% of a token (README: Table 1c).
+    pe_init_std: float = 0.02
     class_names: tuple[str, ...] | None = None  # optional, one name per class (id order)
 
     def __post_init__(self):
@@ -95,6 +98,8 @@ class SegFormerConfig:
                 raise ValueError(f"SegFormerConfig: stage {i + 1} embed_dim {c} is not divisible by num_heads {h}")
         if self.pos_encoding not in ("mixffn", "learned"):
             raise ValueError(f"SegFormerConfig: pos_encoding must be 'mixffn' or 'learned', got {self.pos_encoding!r}")
+        if not self.pe_init_std > 0:
+            raise ValueError(f"SegFormerConfig: pe_init_std must be positive, got {self.pe_init_std!r}")
         if self.class_names is not None and len(self.class_names) != self.num_classes:
             raise ValueError(
                 f"SegFormerConfig: class_names has {len(self.class_names)} names, "
@@ -443,8 +448,8 @@ class SegFormer(nn.Module):
         nn.init.normal_(self.decoder.linear_fuse.weight, 0.0, math.sqrt(2.0 / config.decoder_dim))
         nn.init.normal_(self.decoder.classifier.weight, std=0.01)
         if config.pos_encoding == "learned":
-            for pe in self.encoder.pos_embeds:
-                nn.init.trunc_normal_(pe, std=0.02)
+            for pe in self.encoder.pos_embeds:  # truncated at +-2, as timm's ViT and PVT draw it
+                nn.init.trunc_normal_(pe, std=config.pe_init_std)
 
     @classmethod
     def from_variant(cls, name: str, num_classes: int = 150, **overrides) -> "SegFormer":

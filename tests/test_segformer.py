@@ -268,6 +268,16 @@ def test_learned_pe_variant_replaces_the_depthwise_conv():
     assert n_params(pe) == n_params(mix) - dwconv_params + pe_params
 
 
+def test_learned_pe_init_std_sets_the_scale_of_the_positions():
+    stds = {}
+    for std in (0.02, 1.0):
+        torch.manual_seed(0)
+        m = SegFormer.from_variant("b0", num_classes=5, pos_encoding="learned", pe_size=(256, 256), pe_init_std=std)
+        stds[std] = float(m.encoder.pos_embeds[0].std())  # 32 x 64 x 64 entries
+    assert abs(stds[0.02] - 0.02) < 0.001  # the default: ViT's / PVT's draw
+    assert 0.8 < stds[1.0] < 0.92  # std 1 truncated at +-2: 0.88
+
+
 def test_learned_pe_is_interpolated_at_other_resolutions():
     torch.manual_seed(9)
     m = SegFormer.from_variant("b0", num_classes=5, pos_encoding="learned", pe_size=(64, 64)).eval()
@@ -340,5 +350,7 @@ def test_inconsistent_config_is_rejected():
         SegFormerConfig(embed_dims=(32, 64, 160, 250))
     with pytest.raises(ValueError, match="pos_encoding"):
         SegFormerConfig(pos_encoding="sinusoidal")
+    with pytest.raises(ValueError, match="pe_init_std must be positive, got 0"):
+        SegFormerConfig(pos_encoding="learned", pe_init_std=0)
     with pytest.raises(ValueError, match="class_names has 2 names"):
         SegFormerConfig(num_classes=3, class_names=("a", "b"))
