@@ -448,8 +448,12 @@ class SegFormer(nn.Module):
         nn.init.normal_(self.decoder.linear_fuse.weight, 0.0, math.sqrt(2.0 / config.decoder_dim))
         nn.init.normal_(self.decoder.classifier.weight, std=0.01)
         if config.pos_encoding == "learned":
-            for pe in self.encoder.pos_embeds:  # truncated at +-2, as timm's ViT and PVT draw it
-                nn.init.trunc_normal_(pe, std=config.pe_init_std)
+            # truncated at +-2 as timm's ViT and PVT draw it (at std 0.02 that cuts nothing), or at
+            # +-2 std when the std is above 1, so a larger pe_init_std really gives larger positions
+            std = config.pe_init_std
+            bound = 2.0 * max(1.0, std)
+            for pe in self.encoder.pos_embeds:
+                nn.init.trunc_normal_(pe, std=std, a=-bound, b=bound)
 
     @classmethod
     def from_variant(cls, name: str, num_classes: int = 150, **overrides) -> "SegFormer":
