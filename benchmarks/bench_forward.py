@@ -7,8 +7,10 @@ For every model pair: build the transformers model with random weights, save it 
 ``save_pretrained`` to a temporary directory, load that into minimodels with the
 ``minimodels.hf`` loader, and time both on the same input in eval mode under
 ``torch.inference_mode()``. Runs are interleaved (ours, theirs, ours, theirs, ...) so that
-load from other processes hits both alike; the table reports medians, the speed ratio
-and the largest absolute difference between the two outputs.
+load from other processes hits both alike. The table reports each side's median time, the
+speed-up as the median of the per-round ratios (theirs / ours, one round = one run of each
+side, back to back, so a slow spell on the machine cancels out) with the ratios' 25th-75th
+percentile range, and the largest absolute difference between the two outputs.
 
 Add a model by writing one ``<model>_pair(args) -> Pair`` function and listing it in PAIRS.
 """
@@ -84,7 +86,7 @@ PAIRS = {"segformer": segformer_pair, "vivit": vivit_pair}
 
 
 def time_pair(pair: Pair, repeats: int, warmup: int) -> dict:
-    """Interleaved timing of both sides; returns medians (ms), the ratio and the output gap."""
+    """Interleaved timing of both sides; returns medians (ms), the paired ratio and the output gap."""
     times = {"ours": [], "theirs": []}
     with torch.inference_mode():
         out_ours, out_theirs = pair.ours(), pair.theirs()
@@ -99,13 +101,14 @@ def time_pair(pair: Pair, repeats: int, warmup: int) -> dict:
                 start = time.perf_counter()
                 fn()
                 times[side].append(time.perf_counter() - start)
-    ours_ms = 1e3 * statistics.median(times["ours"])
-    theirs_ms = 1e3 * statistics.median(times["theirs"])
+    ratios = [t / o for o, t in zip(times["ours"], times["theirs"])]
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
     return {
         "name": pair.name,
-        "ours_ms": ours_ms,
-        "theirs_ms": theirs_ms,
-        "speedup": theirs_ms / ours_ms,
+        "ours_ms": 1e3 * statistics.median(times["ours"]),
+        "theirs_ms": 1e3 * statistics.median(times["theirs"]),
+        "speedup": statistics.median(ratios),
+        "speedup_iqr": (quartiles[0], quartiles[2]),
         "max_abs_diff": diff,
         "shape": tuple(out_ours.shape),
     }
@@ -126,7 +129,8 @@ def main(argv=None) -> int:
 
     print(
         f"torch {torch.__version__}, transformers {transformers.__version__}, CPU threads {torch.get_num_threads()}, "
-        f"{args.repeats} interleaved runs per side (median), eval mode + inference_mode"
+        f"{args.repeats} interleaved rounds (medians; speed-up = median per-round ratio), "
+        "eval mode + inference_mode"
     )
     rows, ok = [], True
     for name in args.models:
@@ -139,10 +143,11 @@ def main(argv=None) -> int:
                 f"{result['ours_ms']:.1f}",
                 f"{result['theirs_ms']:.1f}",
                 f"{result['speedup']:.2f}x",
+                "{:.2f}-{:.2f}x".format(*result["speedup_iqr"]),
                 f"{result['max_abs_diff']:.1e}" + ("" if same else " MISMATCH"),
             ]
         )
-    print(format_table(rows, ["model", "minimodels ms", "transformers ms", "speed-up", "max |diff|"]))
+    print(format_table(rows, ["model", "minimodels ms", "transformers ms", "speed-up", "middle half", "max |diff|"]))
     if not ok:
         print(f"outputs differ by more than {TOLERANCE}", file=sys.stderr)
     return 0 if ok else 1
