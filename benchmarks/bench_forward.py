@@ -108,7 +108,7 @@ def time_pair(pair: Pair, repeats: int, warmup: int) -> dict:
         "ours_ms": 1e3 * statistics.median(times["ours"]),
         "theirs_ms": 1e3 * statistics.median(times["theirs"]),
         "speedup": statistics.median(ratios),
-        "speedup_iqr": (quartiles[0], quartiles[2]),
+        "speedup_quartiles": (quartiles[0], quartiles[2]),
         "max_abs_diff": diff,
         "shape": tuple(out_ours.shape),
     }
@@ -143,7 +143,7 @@ def main(argv=None) -> int:
                 f"{result['ours_ms']:.1f}",
                 f"{result['theirs_ms']:.1f}",
                 f"{result['speedup']:.2f}x",
-                "{:.2f}-{:.2f}x".format(*result["speedup_iqr"]),
+                "{:.2f}-{:.2f}x".format(*result["speedup_quartiles"]),
                 f"{result['max_abs_diff']:.1e}" + ("" if same else " MISMATCH"),
             ]
         )
