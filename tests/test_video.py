@@ -16,6 +16,7 @@ from minimodels.data.video import (
     VideoTrainTransform,
     center_crop,
     frames_to_clip,
+    average_views,
     multi_view_predict,
     random_crop,
     random_hflip,
@@ -328,6 +329,24 @@ def test_multi_view_predict_averages_softmax_or_logits():
         multi_view_predict(model, views, average="max")
     with pytest.raises(ValueError, match=r"\(V, C, T, H, W\)"):
         multi_view_predict(model, views[0])
+
+
+def test_average_views_matches_multi_view_predict_on_precomputed_logits():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 2 * 4 * 4, 5))
+    views = torch.randn(4, 6, 3, 2, 4, 4)  # 4 videos x 6 views
+    view_logits = model(views.flatten(0, 1)).view(4, 6, 5)
+    for average in ("softmax", "logits"):
+        assert torch.allclose(average_views(view_logits, average), multi_view_predict(model, views, average), atol=1e-6)
+        assert torch.allclose(average_views(view_logits[0], average), multi_view_predict(model, views[0], average), atol=1e-6)
+    # a subset of the views, without running the model again
+    assert torch.allclose(average_views(view_logits[:, ::2]), multi_view_predict(model, views[:, ::2]), atol=1e-6)
+    with pytest.raises(ValueError, match="average must be"):
+        average_views(view_logits, "max")
+    with pytest.raises(ValueError, match=r"\(V, num_classes\) or \(B, V, num_classes\), got \(5,\)"):
+        average_views(view_logits[0, 0])
+    with pytest.raises(ValueError, match="got list"):
+        average_views([[0.0, 1.0]])
 
 
 # ----------------------------------------------------------------------------------

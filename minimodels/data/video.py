@@ -20,6 +20,7 @@ Inference - 4 x 3 = 12 views per video, their predictions averaged::
         (top, centre, bottom for a portrait video)
     average the softmax scores (SlowFast, the seed) or the logits (scenic)
                                                     -> multi_view_predict
+        (average_views, on logits already computed)
 
 Layouts: decoded frames are uint8 (T, H, W, 3), as video files store them; everything
 after :func:`frames_to_clip` works on float clips (C, T, H, W) - the layout the model's
@@ -553,7 +554,20 @@ def multi_view_predict(model, views: torch.Tensor, average: str = "softmax", bat
         raise ValueError(
             f"model must return logits (N, num_classes) for N = {len(flat)} views, got {tuple(logits.shape)}"
         )
-    logits = logits.float().view(*lead, -1)
+    return average_views(logits.view(*lead, -1), average)
+
+
+def average_views(view_logits: torch.Tensor, average: str = "softmax") -> torch.Tensor:
+    """The average :func:`multi_view_predict` takes, on logits already computed: ``view_logits``
+    (V, num_classes) for one video -> (num_classes,), or (B, V, num_classes) -> (B, num_classes).
+    Run the views through the model once and average them several ways (softmax, logits, a
+    subset of the views) without running the model again."""
+    if average not in ("softmax", "logits"):
+        raise ValueError(f"average must be 'softmax' or 'logits', got {average!r}")
+    if not isinstance(view_logits, torch.Tensor) or view_logits.dim() not in (2, 3):
+        got = tuple(view_logits.shape) if isinstance(view_logits, torch.Tensor) else type(view_logits).__name__
+        raise ValueError(f"view_logits must be a tensor (V, num_classes) or (B, V, num_classes), got {got}")
+    logits = view_logits.float()
     scores = logits.softmax(-1) if average == "softmax" else logits
     return scores.mean(-2)
 
