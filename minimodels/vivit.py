@@ -30,7 +30,8 @@ transformer classifies it. The paper's boxes, in this file's order:
 
 - **Initialisation from an image model** (Section 3.4): ``ViT`` (the image classifier)
   and ``init_from_image`` (positions tiled over time, tubelet kernel by filter
-  inflation or central frame, Model 3's temporal attention zeroed).
+  inflation or central frame, Model 3's temporal attention starting as a residual
+  connection: its output projection zeroed).
 
 Details follow the official code (google-research/scenic, ``projects/vivit``): a
 learned 1D position embedding per encoder, a CLS token (zeros at initialisation)
@@ -823,8 +824,11 @@ def attention_pattern(model: int, n_t: int, n_h: int, n_w: int) -> dict[str, tor
 TUBELET_INITS = ("central", "inflate", "random")
 
 
+TEMPORAL_ATTENTION_INITS = ("zero_output", "zero", "copy")
+
+
 def init_from_image(vivit: ViViT, image_vit, tubelet_init: str = "central",
-                    temporal_attention_init: str = "zero") -> ViViT:
+                    temporal_attention_init: str = "zero_output") -> ViViT:
     """Initialise ``vivit`` in place from an image ViT; returns it.
 
     ``image_vit``: a ``ViT`` or its state dict (e.g. ``minimodels.hf.load_vit(path).state_dict()``;
@@ -850,10 +854,16 @@ def init_from_image(vivit: ViViT, image_vit, tubelet_init: str = "central",
       model starts as uniform frame sampling. ``"random"``: kernel and bias are left as
       they are. The paper's Table 1: central frame 79.2, inflation 77.6, random 73.2.
     - Model 3: the spatial MSA and its LayerNorm come from the image model; the temporal
-      MSA is zero (``temporal_attention_init="zero"``: all its weights and biases are 0, so
-      it outputs 0 and the block starts as a residual connection - the paper's choice;
-      the official code's default instead copies the image MSA into it, which is
-      ``"copy"``); the temporal LayerNorm is the identity (ones, zeros).
+      MSA starts as a residual connection (it outputs 0), the paper's intent, and the
+      temporal LayerNorm is the identity (ones, zeros). ``temporal_attention_init``:
+      ``"zero_output"`` (default): Q, K, V copied from the image MSA, the output projection
+      (weight and bias) zero - it outputs 0, and its first gradient step makes it nonzero.
+      ``"zero"``: *all* its weights and biases 0, the paper's words taken literally (the
+      official code's ``attention_kernel_init_method="zero"``). Then it never learns:
+      with W_V = 0 the values are 0, so the output projection gets no gradient, and with
+      W_O = 0 nothing behind it does; only the output bias moves, and the block stays a
+      per-frame model. ``"copy"``: the image MSA copied whole, output projection included
+      (the official code's default); the block does not start as a residual connection.
     - Model 4: it has Model 1's parameters; everything copies.
     - the head: copied when its shape fits (same number of classes, e.g. continuing from
       a Kinetics-pretrained image model); otherwise it keeps its initialisation - fine-tuning
@@ -862,8 +872,9 @@ def init_from_image(vivit: ViViT, image_vit, tubelet_init: str = "central",
     """
     if tubelet_init not in TUBELET_INITS:
         raise ValueError(f"tubelet_init must be one of {TUBELET_INITS}, got {tubelet_init!r}")
-    if temporal_attention_init not in ("zero", "copy"):
-        raise ValueError(f"temporal_attention_init must be 'zero' or 'copy', got {temporal_attention_init!r}")
+    if temporal_attention_init not in TEMPORAL_ATTENTION_INITS:
+        raise ValueError(f"temporal_attention_init must be one of {TEMPORAL_ATTENTION_INITS}, "
+                         f"got {temporal_attention_init!r}")
     image = _image_state_dict(image_vit)
     c = vivit.config
     model = c.model
@@ -945,6 +956,9 @@ def init_from_image(vivit: ViViT, image_vit, tubelet_init: str = "central",
                         p.zero_()
                 else:
                     block.temporal_attn.load_state_dict(block.attn.state_dict())
+                    if temporal_attention_init == "zero_output":
+                        block.temporal_attn.proj.weight.zero_()
+                        block.temporal_attn.proj.bias.zero_()
     return vivit
 
 

@@ -1266,8 +1266,13 @@ report.print_table(rows, ["tubelet_init", "E[:, :, 0]", "E[:, :, 1]", "static cl
 #   now attend over time).
 # - **Model 2**: the image encoder becomes the *spatial* encoder; the temporal encoder starts random. With
 #   $L_t = 0$ (the average-pool baseline) and a static clip, the whole video model *is* the image model.
-# - **Model 3**: the spatial MSA and its LayerNorm come from the image; the **temporal MSA starts at zero**,
-#   so each block's temporal step is a plain residual connection until training moves it.
+# - **Model 3**: the spatial MSA and its LayerNorm come from the image; the **temporal MSA starts at zero**
+#   output, so each block's temporal step is a plain residual connection until training moves it. The paper
+#   says it initialises "all weights" of the temporal MSA with zeros. Taken literally, that is a trap: with
+#   $W_V = 0$ every value is 0, so the output projection $W_O$ gets no gradient, and with $W_O = 0$ no
+#   gradient reaches $W_Q, W_K, W_V$ - the temporal MSA stays dead and Model 3 stays a per-frame model.
+#   `init_from_image` therefore zeroes only the output projection (`temporal_attention_init="zero_output"`,
+#   Q, K, V copied from the image MSA); `"zero"` is the literal reading, `"copy"` the official code's default.
 
 # %%
 m1_init = init_from_image(tiny_vivit(1), vit)
@@ -1285,13 +1290,29 @@ blk3 = m3_init.encoder.blocks[0]
 z = torch.randn(2, 36, 48)
 with torch.no_grad():
     identity = torch.equal(blk3.temporal_attention(z, GRID), z)
-zero = all((p == 0).all() for b in m3_init.encoder.blocks for p in b.temporal_attn.parameters())
-print(f"Model 3: temporal MSA weights all zero: {zero}; temporal step returns its input: {identity}")
+zero = all((b.temporal_attn.proj.weight == 0).all() and (b.temporal_attn.proj.bias == 0).all() for b in m3_init.encoder.blocks)
+print(f"Model 3: temporal MSA output projection zero: {zero}; temporal step returns its input: {identity}")
 copied = torch.equal(blk3.attn.qkv.weight, vit.encoder.blocks[0].attn.qkv.weight)
 print(f"Model 3: spatial MSA = the image block's MSA: {copied}")
 assert tiled_ok and torch.allclose(video_logits, image_logits, atol=1e-5) and zero and identity and copied
 
+
+def temporal_grads(init):
+    """Gradient norms reaching block 0's temporal MSA in one backward pass, after ``init``."""
+    m = init_from_image(tiny_vivit(3), vit, temporal_attention_init=init)
+    F.cross_entropy(m(static), torch.tensor([1, 2])).backward()
+    attn = m.encoder.blocks[0].temporal_attn
+    return {name: f"{p.grad.norm():.1e}" for name, p in attn.named_parameters()}
+
+
+for init in ("zero_output", "zero"):
+    print(f"Model 3, temporal_attention_init={init!r}: gradients", temporal_grads(init))
+
 # %% [markdown] slideshow={"slide_type": "fragment"}
+# One backward pass shows the difference: with `"zero_output"` the output projection $W_O$ already gets a
+# gradient (Q, K, V get theirs from the next step on, once $W_O$ is no longer zero); with `"zero"` only the
+# output bias does, on this step and on every later one.
+#
 # Does central-frame initialisation really beat inflation, and by how much does any image initialisation
 # beat training from scratch on a small dataset? Notebook 04 measures the analogue of Table 1 on DigitWorld
 # motion videos.

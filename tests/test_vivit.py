@@ -517,12 +517,34 @@ def test_model_3_temporal_attention_starts_at_zero_or_as_a_copy():
     for block, image_block in zip(m.encoder.blocks, vit.encoder.blocks):
         assert torch.equal(block.attn.qkv.weight, image_block.attn.qkv.weight)
         assert torch.equal(block.norm2.weight, image_block.norm2.weight)
-        assert all((p == 0).all() for p in block.temporal_attn.parameters())
+        assert torch.equal(block.temporal_attn.qkv.weight, image_block.attn.qkv.weight)  # Q, K, V copied
+        assert (block.temporal_attn.proj.weight == 0).all() and (block.temporal_attn.proj.bias == 0).all()
         assert (block.temporal_norm.weight == 1).all()
         with torch.no_grad():  # the temporal step is the identity: a residual connection
             assert torch.equal(block.temporal_attention(x, (2, 4, 4)), x)
+    init_from_image(m, vit, temporal_attention_init="zero")
+    assert all((p == 0).all() for b in m.encoder.blocks for p in b.temporal_attn.parameters())
     init_from_image(m, vit, temporal_attention_init="copy")
     assert torch.equal(m.encoder.blocks[1].temporal_attn.proj.weight, vit.encoder.blocks[1].attn.proj.weight)
+
+
+@pytest.mark.parametrize("init, learns", [("zero_output", True), ("zero", False)])
+def test_model_3_temporal_attention_learns_only_from_the_zero_output_init(init, learns):
+    # all-zero weights (the paper's words taken literally) give W_V = 0, so no gradient reaches
+    # W_O, and W_O = 0 stops every gradient behind it: only the output bias ever moves
+    torch.manual_seed(0)
+    m = init_from_image(tiny(3), tiny_vit(), temporal_attention_init=init)
+    qkv_before = m.encoder.blocks[0].temporal_attn.qkv.weight.detach().clone()
+    opt = torch.optim.SGD(m.parameters(), lr=0.1)
+    video, labels = torch.randn(4, 3, 4, 16, 16), torch.tensor([0, 1, 2, 3])
+    for _ in range(3):
+        opt.zero_grad()
+        F.cross_entropy(m(video), labels).backward()
+        opt.step()
+    attn = m.encoder.blocks[0].temporal_attn
+    assert bool(attn.proj.weight.abs().max() > 1e-4) is learns
+    assert bool((attn.qkv.weight - qkv_before).abs().max() > 1e-6) is learns
+    assert attn.proj.bias.abs().max() > 1e-4  # the one parameter that moves either way
 
 
 def test_state_dict_source_equals_vit_source():
@@ -537,6 +559,8 @@ def test_init_errors():
     vit = tiny_vit()
     with pytest.raises(ValueError, match="tubelet_init"):
         init_from_image(tiny(1), vit, tubelet_init="mean")
+    with pytest.raises(ValueError, match=r"temporal_attention_init must be one of .*'zero_output'.*got 'ones'"):
+        init_from_image(tiny(3), vit, temporal_attention_init="ones")
     with pytest.raises(ValueError, match=r"image model has 2 blocks, the video model 3"):
         init_from_image(tiny(1, depth=3), vit)
     with pytest.raises(ValueError, match=r"patch kernel.*\(32, 3, 8, 8\).*\(32, 3, 2, 4, 4\)"):
