@@ -55,7 +55,7 @@ import torch
 
 from minimodels import profiles, report
 from minimodels.data.motion import DIRECTION_PAIRS, MOTION_CLASSES, MOTION_TYPES, make_motion_videos, reverse_time
-from minimodels.data.video import multi_view_predict, three_crops, uniform_clip_starts
+from minimodels.data.video import average_views, multi_view_predict, three_crops, uniform_clip_starts
 from minimodels.flops import count_macs
 from minimodels.recipes import (
     frame_average_recipe,
@@ -358,7 +358,7 @@ report.print_table([(t, (16 // t) * 16, round(macs_by_t[t] / 1e6, 1), round(tube
 #
 # Same data, image ViT, schedule; each model initialised by `init_from_image` (Model 2: the image encoder
 # becomes its spatial encoder, the temporal encoder of L_t = 4 layers starts random; Model 3: the temporal
-# attention starts at zero). MACs and parameters are exact; ms per step is this machine's training time for
+# attention starts with a zero output projection). MACs and parameters are exact; ms per step is this machine's training time for
 # a batch of 32 clips (forward + backward + AdamW).
 
 # %%
@@ -599,11 +599,14 @@ def views_of(video):
 
 
 views = torch.stack([views_of(v) for v in long_videos])  # (N, 12, C, 16, 32, 32); view 1 = clip 0, centre
-with torch.no_grad():
-    one_view = torch.cat([model(views[i:i + 100, 1]) for i in range(0, len(views), 100)])
-    mv_softmax = torch.cat([multi_view_predict(model, views[i:i + 50], "softmax") for i in range(0, len(views), 50)])
-    mv_logits = torch.cat([multi_view_predict(model, views[i:i + 50], "logits") for i in range(0, len(views), 50)])
-    centre_clips = torch.cat([multi_view_predict(model, views[i:i + 50, 1::3], "softmax") for i in range(0, len(views), 50)])
+with torch.no_grad():  # each view through the model once, then averaged four ways
+    view_logits = torch.cat([model(views[i:i + 50].flatten(0, 1)) for i in range(0, len(views), 50)])
+    view_logits = view_logits.view(len(views), 12, -1)  # (N, 12 views, classes)
+    # multi_view_predict(model, views) runs the model and averages: the same numbers
+    assert torch.allclose(multi_view_predict(model, views[:4]), average_views(view_logits[:4]), atol=1e-5)
+one_view = view_logits[:, 1]
+mv_softmax, mv_logits = average_views(view_logits, "softmax"), average_views(view_logits, "logits")
+centre_clips = average_views(view_logits[:, 1::3], "softmax")
 mv = {"1 view (clip 0, centre crop)": motion_metrics(one_view, long_labels),
       "4 clips x centre crop, softmax": motion_metrics(centre_clips, long_labels),
       "4 clips x 3 crops, softmax average": motion_metrics(mv_softmax, long_labels),
