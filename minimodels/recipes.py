@@ -561,7 +561,14 @@ RECIPES = {"segformer": run_segformer}
 # - no RandAugment or colour jitter: every training video is a fresh procedural draw.
 
 from minimodels.data.motion import DIRECTION_PAIRS, MIRROR_CLASS, MOTION_CLASSES, make_motion_videos  # noqa: E402
-from minimodels.vivit import TUBELET_INITS, ViT, ViViT, init_from_image, parse_variant  # noqa: E402
+from minimodels.vivit import (  # noqa: E402
+    TEMPORAL_ATTENTION_INITS,
+    TUBELET_INITS,
+    ViT,
+    ViViT,
+    init_from_image,
+    parse_variant,
+)
 
 
 @dataclass
@@ -591,6 +598,7 @@ class ViViTRecipe:
     pretrain_lr: float = 2e-3
     pretrain_textured: float = 0.5  # share of crops on textured backgrounds (see digit_crops)
     tubelet_init: str = "central"  # "central" | "inflate" | "random" (init_from_image)
+    temporal_attention_init: str = "zero_output"  # Model 3: "zero_output" | "zero" | "copy" (init_from_image)
     # std of the truncated-normal init of every Linear and patch/tubelet kernel (see reinit_weights);
     # None: the official 0.02, made for d = 768
     init_std: float | None = None
@@ -615,6 +623,9 @@ class ViViTRecipe:
         _check_recipe(self)
         if self.tubelet_init not in TUBELET_INITS:
             raise ValueError(f"tubelet_init must be one of {TUBELET_INITS}, got {self.tubelet_init!r}")
+        if self.temporal_attention_init not in TEMPORAL_ATTENTION_INITS:
+            raise ValueError(f"temporal_attention_init must be one of {TEMPORAL_ATTENTION_INITS}, "
+                             f"got {self.temporal_attention_init!r}")
         if self.model not in (1, 2, 3, 4):
             raise ValueError(f"model must be a ViViT model number 1..4, got {self.model!r}")
         _, patch, t = parse_variant(self.variant)
@@ -768,14 +779,16 @@ def pretrain_image_vit(recipe: ViViTRecipe, log=print, progress: bool = False) -
 
 def make_vivit(recipe: ViViTRecipe, image_vit=None) -> ViViT:
     """The recipe's ViViT (10 motion classes), initialised from ``recipe.seed``; with ``image_vit``
-    (a ViT or its state dict) initialised from it by ``init_from_image(..., recipe.tubelet_init)``."""
+    (a ViT or its state dict) initialised from it by ``init_from_image`` with the recipe's
+    ``tubelet_init`` and ``temporal_attention_init``."""
     torch.manual_seed(recipe.seed)
     model = ViViT.from_variant(recipe.variant, model=recipe.model, num_classes=len(MOTION_CLASSES),
                                num_frames=recipe.num_frames, image_size=recipe.image_size,
                                class_names=MOTION_CLASSES, **recipe.model_overrides)
     reinit_weights(model, recipe.init_std)
     if image_vit is not None:
-        init_from_image(model, image_vit, tubelet_init=recipe.tubelet_init)
+        init_from_image(model, image_vit, tubelet_init=recipe.tubelet_init,
+                        temporal_attention_init=recipe.temporal_attention_init)
     return model
 
 

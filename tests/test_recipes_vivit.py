@@ -58,6 +58,8 @@ def test_recipe_rejects_bad_input():
         vivit_recipe("smoke", n_train=2, batch_size=4)
     with pytest.raises(ValueError, match="tubelet_init"):
         vivit_recipe("smoke", tubelet_init="centre")
+    with pytest.raises(ValueError, match=r"temporal_attention_init must be one of .*got 'zeros'"):
+        vivit_recipe("smoke", temporal_attention_init="zeros")
     with pytest.raises(ValueError, match="divisible by the tubelet"):
         vivit_recipe("smoke", variant="Ti/8x3")
     with pytest.raises(ValueError, match="model"):
@@ -157,6 +159,11 @@ def test_image_init_reaches_the_vivit():
     assert torch.equal(kernel[:, :, t // 2], vit.patch_embed.proj.weight) and (kernel[:, :, 0] == 0).all()
     inflated = make_vivit(vivit_recipe("smoke", tubelet_init="inflate"), image_vit=vit).tubelet_embed.proj.weight
     assert torch.allclose(inflated.sum(2), vit.patch_embed.proj.weight, atol=1e-6)
+    for init in ("zero_output", "zero"):  # Model 3: the recipe's temporal_attention_init reaches init_from_image
+        m3 = make_vivit(vivit_recipe("smoke", model=3, temporal_attention_init=init), image_vit=vit)
+        qkv = m3.encoder.blocks[0].temporal_attn.qkv.weight
+        assert (qkv == 0).all() == (init == "zero")
+        assert (m3.encoder.blocks[0].temporal_attn.proj.weight == 0).all()
 
 
 def test_smoke_recipe_trains_checkpoints_and_resumes(tmp_path):
