@@ -97,3 +97,9 @@ def test_overfits_eight_clips():
         losses.append(loss.item())
     assert losses[0] > 1.2  # about log 4 = 1.39 at the start
     assert losses[-1] < 0.2  # measured 0.008-0.014 over three seeds
+
+
+def test_every_parameter_learns(every_parameter_learns):
+    model = S3D.from_variant("tiny", num_classes=4).train()
+    clips, labels = torch.rand(4, 3, 8, 32, 32), torch.arange(4)
+    every_parameter_learns(model, lambda m: nn.functional.cross_entropy(m(clips), labels))

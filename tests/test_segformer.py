@@ -356,3 +356,12 @@ def test_inconsistent_config_is_rejected():
         SegFormerConfig(pos_encoding="learned", pe_init_std=0)
     with pytest.raises(ValueError, match="class_names has 2 names"):
         SegFormerConfig(num_classes=3, class_names=("a", "b"))
+
+
+@pytest.mark.parametrize("pos_encoding", ["mixffn", "learned"])
+def test_every_parameter_learns(pos_encoding, every_parameter_learns):
+    torch.manual_seed(0)
+    overrides = {} if pos_encoding == "mixffn" else {"pos_encoding": "learned", "pe_size": 64}
+    model = SegFormer.from_variant("b0", num_classes=3, **overrides).train()
+    images, masks = torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2, 16, 16))
+    every_parameter_learns(model, lambda m: F.cross_entropy(m(images), masks))

@@ -229,6 +229,15 @@ def test_forward_loss_and_backward():
     assert model.bert.embeddings.word.weight.grad[V:].abs().sum() > 0  # the visual words learn
 
 
+def test_every_parameter_learns(every_parameter_learns):
+    K = 20
+    model = tiny_model(K).train()
+    gen = torch.Generator().manual_seed(6)
+    b = make_pretraining_batch(word_examples(K=K), (1, 1, 1), VOCAB, gen, num_visual_words=K, max_len=32,
+                               batch_size=16)
+    every_parameter_learns(model, lambda m: videobert_loss(m, b)[0])
+
+
 def test_from_bert_centroids():
     bert = Bert.from_variant("tiny", vocab_size=V, **TINY)
     text_rows = bert.embeddings.word.weight.detach().clone()

@@ -555,6 +555,16 @@ def test_state_dict_source_equals_vit_source():
         assert ka == kb and torch.equal(va, vb), ka
 
 
+@pytest.mark.parametrize("model", [1, 2, 3, 4])
+@pytest.mark.parametrize("from_image", [False, True])
+def test_every_parameter_learns(model, from_image, every_parameter_learns):
+    m = tiny(model).train()
+    if from_image:
+        init_from_image(m, tiny_vit())
+    video, labels = torch.randn(4, 3, 4, 16, 16), torch.tensor([0, 1, 2, 3])
+    every_parameter_learns(m, lambda m: F.cross_entropy(m(video), labels))
+
+
 def test_init_errors():
     vit = tiny_vit()
     with pytest.raises(ValueError, match="tubelet_init"):
