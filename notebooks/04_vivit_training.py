@@ -400,7 +400,9 @@ show(fig, "models")
 # At 128 tokens attention is a small part of the cost, so the factorised models save little here - the
 # paper's savings come from thousands of tokens (Model 1 at 32x224x224 has 3136 tokens). Notebook 03 shows
 # the MACs at the paper's size; at ours, what differs between the models is mostly how fast they learn
-# from a short schedule.
+# from a short schedule. Model 3's temporal attention starts with a zero output projection; with *all* its
+# weights at zero, as the paper's text reads, it would never learn (notebook 03) - the README's longer runs
+# compare the two.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. The frame-average baseline, and Model 2's temporal layers
