@@ -861,8 +861,8 @@ def init_from_image(vivit: ViViT, image_vit, tubelet_init: str = "central",
       ``"zero"``: *all* its weights and biases 0, the paper's words taken literally (the
       official code's ``attention_kernel_init_method="zero"``). Then it never learns:
       with W_V = 0 the values are 0, so the output projection gets no gradient, and with
-      W_O = 0 nothing behind it does; only the output bias moves, and the block stays a
-      per-frame model. ``"copy"``: the image MSA copied whole, output projection included
+      W_O = 0 nothing behind it does; only the output bias moves, and each temporal index
+      stays on its own (a spatial model over tubelets). ``"copy"``: the image MSA copied whole, output projection included
       (the official code's default); the block does not start as a residual connection.
     - Model 4: it has Model 1's parameters; everything copies.
     - the head: copied when its shape fits (same number of classes, e.g. continuing from

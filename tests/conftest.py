@@ -15,18 +15,26 @@ def one_thread():
 
 
 @pytest.fixture
-def every_parameter_learns():
-    """``check(model, loss_fn, steps=2)``: a few SGD steps on ``loss_fn(model)``, then assert that
-    every parameter tensor has moved. Catches weights that no gradient can reach - e.g. a branch
-    initialised so that it and everything behind it get zero gradients for ever. Two steps, so that
-    weights behind a zero-initialised output projection get their gradient on the second."""
-    def check(model, loss_fn, steps=2, lr=0.1):
+def frozen_parameters():
+    """``frozen(model, loss_fn, steps=2)``: the names of the parameters that a few SGD steps on
+    ``loss_fn(model)`` left exactly as they were - weights no gradient can reach, e.g. a branch
+    initialised so that it and everything behind it get zero gradients for ever. Two steps by
+    default, so that weights behind a zero-initialised output projection get theirs on the second."""
+    def frozen(model, loss_fn, steps=2, lr=0.1):
         before = {n: p.detach().clone() for n, p in model.named_parameters()}
         opt = torch.optim.SGD(model.parameters(), lr=lr)
         for _ in range(steps):
             opt.zero_grad()
             loss_fn(model).backward()
             opt.step()
-        frozen = [n for n, p in model.named_parameters() if torch.equal(p.detach(), before[n])]
+        return [n for n, p in model.named_parameters() if torch.equal(p.detach(), before[n])]
+    return frozen
+
+
+@pytest.fixture
+def every_parameter_learns(frozen_parameters):
+    """``check(model, loss_fn)``: assert that :func:`frozen_parameters` finds none."""
+    def check(model, loss_fn, **kwargs):
+        frozen = frozen_parameters(model, loss_fn, **kwargs)
         assert not frozen, f"no gradient moved {frozen}"
     return check
