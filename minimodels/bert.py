@@ -35,6 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layers import check_fields
+
 # --------------------------------------------------------------------------------------
 # Configuration
 # --------------------------------------------------------------------------------------
@@ -91,10 +93,7 @@ def variant_config(name: str, vocab_size: int = BERT_VOCAB_SIZE, **overrides) ->
     """``BertConfig`` of a named size (see ``VARIANTS``) with ``overrides`` applied."""
     if name not in VARIANTS:
         raise ValueError(f"unknown BERT variant {name!r}; expected one of {list(VARIANTS)}")
-    fields = {f.name for f in dataclasses.fields(BertConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"unknown BertConfig field(s) {unknown}; valid fields: {sorted(fields)}")
+    check_fields(BertConfig, overrides)
     return BertConfig(**{**VARIANTS[name], "vocab_size": vocab_size, **overrides})
 
 
@@ -360,12 +359,9 @@ def extend_vocab(model: Bert, n_new: int, init: torch.Tensor | None = None,
     return model
 
 
-def num_parameters(model: nn.Module) -> int:
-    """Parameters of a model (the tied decoder counted once)."""
-    return sum(p.numel() for p in model.parameters())
 
 
 __all__ = [
     "VARIANTS", "BertConfig", "variant_config", "BertEmbeddings", "BertSelfAttention", "BertLayer",
-    "BertMLMHead", "Bert", "extend_vocab", "num_parameters",
+    "BertMLMHead", "Bert", "extend_vocab",
 ]

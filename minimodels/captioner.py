@@ -15,7 +15,7 @@ Two inputs are compared on YouCook2:
 This file is the captioner: ``Captioner(CaptionerConfig(feature_dim, vocab_size))``,
 ``forward(features, feature_mask, tokens) -> logits`` with teacher forcing, and
 ``generate`` (greedy decoding). Everything else - which features, BLEU-4 - lives with
-the recipe (:mod:`minimodels.recipes_videobert`).
+the recipe (:mod:`minimodels.recipes.videobert`).
 """
 
 from __future__ import annotations

@@ -10,9 +10,15 @@ stays in that paper's module, next to the figure box it implements.
 - ``Mlp``: the plain transformer feed-forward network Linear -> GELU -> Linear
   (SegFormer's positional-encoding ablation; the ViT-style blocks of ViViT and
   VideoBERT).
+
+And the small helpers that the models and the data share: ``is_int``, ``to_pair`` (an int
+or (H, W) as (H, W)), ``check_fields`` (the "unknown config field(s)" error of every
+``variant_config``) and ``count_params``.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 from torch import nn
@@ -68,6 +74,8 @@ class Mlp(nn.Module):
 
     def __init__(self, dim: int, hidden_dim: int, dropout: float = 0.0, approximate: str = "none"):
         super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"Mlp: GELU approximate (gelu_approximate) must be 'none' or 'tanh', got {approximate!r}")
         self.fc1 = nn.Linear(dim, hidden_dim)
         self.act = nn.GELU(approximate=approximate)
         self.fc2 = nn.Linear(hidden_dim, dim)
@@ -75,3 +83,38 @@ class Mlp(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+def is_int(value) -> bool:
+    """An int, and not a bool (``True`` is an int to Python, never a size or a count here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def to_pair(value, name: str) -> tuple[int, int]:
+    """``value`` (a positive int, or a pair of them such as (H, W)) as a pair of ints;
+    ``name`` is for the error."""
+    if is_int(value):
+        value = (value, value)
+    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) and v > 0 for v in value)):
+        raise ValueError(f"{name} must be a positive int or an (height, width) pair of positive ints, got {value!r}")
+    return int(value[0]), int(value[1])
+
+
+class UnknownFieldError(TypeError, ValueError):
+    """A config field that does not exist. A TypeError, as for any unexpected keyword
+    argument, and a ValueError, which is what some callers have always caught."""
+
+
+def check_fields(config_cls, fields) -> None:
+    """Raise ``UnknownFieldError`` if ``fields`` (names, e.g. a dict of overrides) has one
+    that the dataclass ``config_cls`` does not, naming the valid ones."""
+    valid = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(fields) - valid)
+    if unknown:
+        raise UnknownFieldError(f"unknown {config_cls.__name__} field(s) {unknown}; valid: {sorted(valid)}")
+
+
+def count_params(module: nn.Module) -> int:
+    """Number of parameters of ``module``, each shared tensor (e.g. a tied decoder) counted
+    once. Works on meta tensors (shapes only)."""
+    return sum(p.numel() for p in module.parameters())

@@ -8,13 +8,15 @@ confusion matrix accumulated over the whole evaluation set, IoU per class
 and the mean over classes that occur in the predictions or the ground truth (a class
 absent from both has 0 / 0 = NaN and is left out, ``nanmean``). Pixels labelled
 ``ignore_index`` (255) count nowhere. Classification (ViViT, VideoBERT's zero-shot
-action classification): top-k accuracy.
+action classification): top-k accuracy, and VideoBERT's verb and noun top-1 / top-5
+(``ranking_metrics``). Captioning (VideoBERT Section 4.3): corpus BLEU-4 (``bleu4``).
 """
 
 from __future__ import annotations
 
 import math
 
+import sacrebleu
 import torch
 
 
@@ -120,3 +122,21 @@ def topk_accuracy(logits: torch.Tensor, target: torch.Tensor, k: int = 1) -> flo
         raise ValueError(f"target values must be in [0, {c - 1}], got range [{int(target.min())}, {int(target.max())}]")
     top = logits.topk(k, dim=1).indices
     return (top == target.view(-1, 1)).any(1).float().mean().item()
+
+
+def ranking_metrics(verb_scores: torch.Tensor, noun_scores: torch.Tensor, verbs: torch.Tensor,
+                    nouns: torch.Tensor) -> dict:
+    """VideoBERT Table 1's columns: top-1 and top-5 accuracy of verb scores (N, V) and noun scores
+    (N, O) against their labels (N,) (top-5 is top-everything when there are fewer classes)."""
+    def topk(scores, labels, k):
+        return topk_accuracy(scores, labels, min(k, scores.shape[1]))
+
+    return {"verb_top1": topk(verb_scores, verbs, 1), "verb_top5": topk(verb_scores, verbs, 5),
+            "noun_top1": topk(noun_scores, nouns, 1), "noun_top5": topk(noun_scores, nouns, 5)}
+
+
+def bleu4(hypotheses: list[str], references: list[str]) -> float:
+    """Corpus BLEU-4 (sacrebleu, one reference per segment), on the 0-100 scale papers report."""
+    if len(hypotheses) != len(references):
+        raise ValueError(f"bleu4: {len(hypotheses)} hypotheses for {len(references)} references")
+    return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)

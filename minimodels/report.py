@@ -26,6 +26,7 @@ Names are lower-case words joined by ``_`` or ``-``; one name per figure of a no
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -63,6 +64,17 @@ def format_table(rows, headers) -> str:
 
 def print_table(rows, headers) -> None:
     print(format_table(rows, headers))
+
+
+def print_recipe(recipe) -> None:
+    """A recipe (a dataclass) as two tables: its own fields, then one column per training stage
+    (the fields that are dataclasses themselves, e.g. ``pretrain`` and ``train``)."""
+    fields = {f.name: getattr(recipe, f.name) for f in dataclasses.fields(recipe)}
+    stages = {k: dataclasses.asdict(v) for k, v in fields.items() if dataclasses.is_dataclass(v)}
+    print_table([(k, v if k not in stages else "(stage, below)") for k, v in fields.items()], ["recipe field", "value"])
+    if stages:
+        names = list(next(iter(stages.values())))
+        print_table([(k, *(s[k] for s in stages.values())) for k in names], ["stage field", *stages])
 
 
 def record(notebook: str, name: str, ours, paper=None, unit: str = "", note: str = "") -> None:
@@ -103,11 +115,6 @@ def show_source(obj) -> None:
     except ImportError:
         pass
     print(src)
-
-
-def n_params(module) -> int:
-    """Number of parameters of a ``torch.nn.Module`` (works on meta tensors: shapes only)."""
-    return sum(p.numel() for p in module.parameters())
 
 
 FIGURES_ENV = "MINIMODELS_FIGURES"

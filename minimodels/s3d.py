@@ -32,11 +32,12 @@ boxes are the paper's, fewer and narrower, so that it trains in seconds on the
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .layers import check_fields
 
 # --------------------------------------------------------------------------------------
 # Configuration
@@ -114,10 +115,7 @@ def variant_config(name: str, num_classes: int = 400, **overrides) -> S3DConfig:
     """``S3DConfig`` of a named size (see ``VARIANTS``) with ``overrides`` applied."""
     if name not in VARIANTS:
         raise ValueError(f"unknown S3D variant {name!r}; expected one of {list(VARIANTS)}")
-    fields = {f.name for f in dataclasses.fields(S3DConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise ValueError(f"unknown S3DConfig field(s) {unknown}; valid fields: {sorted(fields)}")
+    check_fields(S3DConfig, overrides)
     return S3DConfig(**{**VARIANTS[name], "num_classes": num_classes, **overrides})
 
 
@@ -222,8 +220,4 @@ class S3D(nn.Module):
             raise ValueError(f"S3D: empty input of shape {tuple(x.shape)}")
 
 
-def num_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-__all__ = ["VARIANTS", "REAL_S3D_FEATURE_DIM", "S3DConfig", "variant_config", "SepConv3d", "S3D", "num_parameters"]
+__all__ = ["VARIANTS", "REAL_S3D_FEATURE_DIM", "S3DConfig", "variant_config", "SepConv3d", "S3D"]

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import DropPath, Mlp, drop_path_rates
+from .layers import DropPath, Mlp, check_fields, drop_path_rates, to_pair
 
 # --------------------------------------------------------------------------------------
 # Configuration
@@ -83,7 +83,7 @@ class SegFormerConfig:
             setattr(self, name, tuple(int(v) for v in getattr(self, name)))
         if not isinstance(self.mlp_ratio, (int, float)):
             self.mlp_ratio = tuple(self.mlp_ratio)
-        self.pe_size = _pair(self.pe_size, "pe_size")
+        self.pe_size = to_pair(self.pe_size, "pe_size")
         if self.class_names is not None:
             self.class_names = tuple(str(c) for c in self.class_names)
         n = len(self.embed_dims)
@@ -115,15 +115,6 @@ class SegFormerConfig:
     @property
     def num_stages(self) -> int:
         return len(self.embed_dims)
-
-
-def _pair(v, name: str) -> tuple[int, int]:
-    if isinstance(v, int):
-        return (v, v)
-    v = tuple(int(s) for s in v)
-    if len(v) != 2:
-        raise ValueError(f"{name} must be an int or (H, W), got {v}")
-    return v
 
 
 _MIT_B1_TO_B5_DIMS = (64, 128, 320, 512)
@@ -222,6 +213,7 @@ class MixFFN(nn.Module):
     A 3x3 depthwise convolution (with bias) between the two Linears leaks enough zero-padding
     information to locate tokens, so the encoder needs no positional encoding. The conv
     comes before the GELU. (The residual is added by ``MiTBlock``.)
+    forward(tokens (B, H*W, C), H, W) -> (B, H*W, C).
     """
 
     def __init__(self, dim: int, hidden_dim: int):
@@ -239,13 +231,22 @@ class MixFFN(nn.Module):
         return self.fc2(self.act(x))
 
 
+class FFN(Mlp):
+    """The plain FFN of ViT, Linear -> GELU -> Linear: what replaces Mix-FFN in the ablation
+    with a learned positional encoding (Table 1c). ``MixFFN``'s signature; H and W are not read.
+    """
+
+    def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
+        return super().forward(x)
+
+
 class MiTBlock(nn.Module):
     """One transformer block of the MiT encoder (pre-norm, as in Figure 2):
 
         x = x + DropPath(EfficientSelfAttention(LN(x)))
         x = x + DropPath(MixFFN(LN(x)))
 
-    With ``pos_encoding="learned"`` the Mix-FFN is replaced by a plain FFN (Table 1c).
+    ``mlp_layer`` is ``MixFFN``, or the plain ``FFN`` with ``pos_encoding="learned"`` (Table 1c).
     """
 
     def __init__(
@@ -256,21 +257,18 @@ class MiTBlock(nn.Module):
         mlp_ratio: float,
         drop_path: float = 0.0,
         eps: float = 1e-6,
-        mix_ffn: bool = True,
+        mlp_layer: type[MixFFN | FFN] = MixFFN,
     ):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=eps)
         self.attn = EfficientSelfAttention(dim, num_heads, sr_ratio)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
-        hidden = int(dim * mlp_ratio)
-        self.mlp = MixFFN(dim, hidden) if mix_ffn else Mlp(dim, hidden)
+        self.mlp = mlp_layer(dim, int(dim * mlp_ratio))
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor, H: int, W: int) -> torch.Tensor:
         x = x + self.drop_path(self.attn(self.norm1(x), H, W))
-        y = self.norm2(x)
-        y = self.mlp(y, H, W) if isinstance(self.mlp, MixFFN) else self.mlp(y)
-        return x + self.drop_path(y)
+        return x + self.drop_path(self.mlp(self.norm2(x), H, W))
 
 
 class MixTransformer(nn.Module):
@@ -287,6 +285,7 @@ class MixTransformer(nn.Module):
         dims, n = config.embed_dims, config.num_stages
         rates = drop_path_rates(config.drop_path_rate, sum(config.depths))
         mix_ffn = config.pos_encoding == "mixffn"
+        mlp_layer = MixFFN if mix_ffn else FFN
         self.patch_embeds = nn.ModuleList(
             OverlapPatchEmbed(
                 config.in_channels if i == 0 else dims[i - 1], dims[i], config.patch_sizes[i], config.strides[i]
@@ -311,7 +310,7 @@ class MixTransformer(nn.Module):
                         config.mlp_ratios[i],
                         drop_path=rates[start + j],
                         eps=config.layer_norm_eps,
-                        mix_ffn=mix_ffn,
+                        mlp_layer=mlp_layer,
                     )
                     for j in range(config.depths[i])
                 )
@@ -492,10 +491,7 @@ def variant_config(name: str, num_classes: int = 150, **overrides) -> SegFormerC
     key = name.lower() if isinstance(name, str) else name
     if key not in VARIANTS:
         raise KeyError(f"unknown SegFormer variant {name!r}; valid: {sorted(VARIANTS)}")
-    fields = {f.name for f in dataclasses.fields(SegFormerConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise TypeError(f"unknown SegFormerConfig field(s) {unknown}; valid: {sorted(fields)}")
+    check_fields(SegFormerConfig, overrides)
     return dataclasses.replace(VARIANTS[key], num_classes=num_classes, **overrides)
 
 

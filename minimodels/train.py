@@ -10,8 +10,10 @@ Read top to bottom:
    ``cosine`` decay, as a plain function of the step.
 4. :func:`fit` - the loop: mixed precision and ``channels_last`` on CUDA, gradient
    clipping, periodic logging and evaluation, atomic checkpoints, exact resume.
-5. :func:`main` - ``python -m minimodels.train segformer --profile gpu`` runs the same
-   reduced training the notebooks run (see :mod:`minimodels.recipes`).
+5. :func:`device_name` - the device a run ran on, for its metrics.
+
+The recipes (:mod:`minimodels.recipes`) call :func:`fit` for each stage of the runs the
+notebooks make; ``python -m minimodels.recipes segformer --profile cpu`` runs one.
 
 The loop knows nothing about the model: ``loss_fn(model, batch) -> (loss, metrics)``
 does the model-specific part, ``evaluate(model) -> dict`` measures it.
@@ -19,10 +21,8 @@ does the model-specific part, ``evaluate(model) -> dict`` measures it.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import itertools
-import json
 import math
 import os
 import random
@@ -475,7 +475,7 @@ def _as_tuple(x):
 
 
 # -----------------------------------------------------------------------------------------------
-# 5. Command line: python -m minimodels.train MODEL --profile PROFILE
+# 5. Where a run ran
 # -----------------------------------------------------------------------------------------------
 
 
@@ -486,52 +486,3 @@ def device_name(device: torch.device | str | None = None) -> str:
     import platform
 
     return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-
-
-def main(argv: list[str] | None = None) -> dict:
-    """Run a model's reduced training recipe (the one its notebook runs) and write
-    ``metrics.json`` and ``checkpoint.pt`` into ``--out``. Returns the metrics."""
-    from minimodels import profiles, recipes
-
-    parser = argparse.ArgumentParser(
-        prog="python -m minimodels.train",
-        description="Train a model with its reduced recipe; writes metrics.json and checkpoint.pt.")
-    parser.add_argument("model", help=f"one of {sorted(recipes.RECIPES)}")
-    parser.add_argument("--profile", default=None,
-                        help=f"one of {profiles.PROFILES} (default: ${profiles.ENV_VAR}, else gpu if CUDA else cpu)")
-    parser.add_argument("--out", default=None, help="output directory (default: runs/MODEL-PROFILE)")
-    parser.add_argument("--steps", type=int, default=None, help="override the recipe's number of steps")
-    parser.add_argument("--seed", type=int, default=None,
-                        help="override the recipe's seed (initialisation, batches, k-means); default: the recipe's, 0")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted run from the checkpoints it left in OUT")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
-    args = parser.parse_args(argv)
-
-    if args.model not in recipes.RECIPES:
-        parser.error(f"unknown model {args.model!r}; expected one of {sorted(recipes.RECIPES)}")
-    profile = args.profile or profiles.current()
-    if profile not in profiles.PROFILES:
-        parser.error(f"unknown profile {profile!r}; expected one of {list(profiles.PROFILES)}")
-    if args.steps is not None and args.steps < 1:
-        parser.error(f"--steps must be a positive integer, got {args.steps}")
-    if args.seed is not None and args.seed < 0:
-        parser.error(f"--seed must be a non-negative integer, got {args.seed}")
-    out = Path(args.out or f"runs/{args.model}-{profile}" + ("" if args.seed is None else f"-seed{args.seed}"))
-    overrides = {k: v for k, v in (("steps", args.steps), ("seed", args.seed)) if v is not None}
-
-    print(f"{args.model}: profile {profile}, device {device_name()}, out {out}", flush=True)
-    metrics = recipes.RECIPES[args.model](profile=profile, out_dir=out, resume=args.resume,
-                                          progress=not args.no_progress, **overrides)
-    metrics = {"model": args.model, "profile": profile, "device": device_name(), **metrics}
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(metrics, indent=1, default=str))
-    os.replace(tmp, out / "metrics.json")
-    summary = {k: v for k, v in metrics.items() if isinstance(v, (int, float, str))}
-    print(json.dumps(summary, indent=1))
-    print(f"wrote {out / 'metrics.json'} and {out / 'checkpoint.pt'}")
-    return metrics
-
-
-if __name__ == "__main__":
-    main()

@@ -6,7 +6,8 @@ too, so that the *same* masked language model learns video, text and the two tog
 1. every 1.5 s clip gets an S3D feature (:mod:`minimodels.s3d`), and hierarchical
    k-means (:mod:`minimodels.kmeans`) turns it into a *visual word* ``v`` in
    ``[0, K)`` (the paper: K = 12^4 = 20,736);
-2. **one vocabulary**: the text vocabulary (special tokens and words, ``Vocab``) is
+2. **one vocabulary**: the text vocabulary (special tokens and words, a
+   :class:`minimodels.tokens.Vocab` or any object with its few members) is
    followed by the K visual words - visual word ``v`` has id ``len(text vocab) + v``
    (:func:`visual_token_ids`). ``VideoBert.from_bert`` appends their rows to BERT's
    word embeddings (``extend_vocab``), initialised from the k-means centroids;
@@ -50,18 +51,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from .bert import Bert, extend_vocab, variant_config
-from .data.howto import NOUNS, SPECIAL_TOKENS, VERBS, ZERO_SHOT_TEMPLATE, Vocab
+from .layers import is_int
+from .tokens import CLS_ID, JOIN_ID, MASK_ID, NUM_SPECIAL, PAD_ID, SEP_ID, WordVocab, check_vocab
 
-# Special-token ids of ``Vocab`` (the special tokens always come first, in this order)
-PAD_ID, CLS_ID, SEP_ID, MASK_ID, UNK_ID, JOIN_ID = (SPECIAL_TOKENS.index(t) for t in SPECIAL_TOKENS)
-NUM_SPECIAL = len(SPECIAL_TOKENS)
 TEXT_TYPE, VIDEO_TYPE = 0, 1
 REGIMES = ("text", "video", "video_text")
 IGNORE_INDEX = -100  # labels at positions that are not predicted (PyTorch's cross-entropy default)
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def visual_token_ids(video_ids, text_vocab_size: int) -> torch.Tensor:
@@ -110,7 +105,7 @@ def _as_id_list(x, name: str) -> list[int] | None:
             raise ValueError(f"{name} must be a 1-D integer sequence, got a tensor of dtype {x.dtype}, "
                              f"shape {tuple(x.shape)}")
         return x.tolist()
-    if not isinstance(x, (list, tuple)) or not all(_is_int(v) for v in x):
+    if not isinstance(x, (list, tuple)) or not all(is_int(v) for v in x):
         raise ValueError(f"{name} must be a sequence of ints (or None), got {x!r:.80}")
     return list(x)
 
@@ -124,7 +119,7 @@ def _is_batch(x) -> bool:
     )
 
 
-def build_inputs(text_ids, video_ids, vocab: Vocab, max_len: int | None = None,
+def build_inputs(text_ids, video_ids, vocab: WordVocab, max_len: int | None = None,
                  num_visual_words: int | None = None) -> VideoBertInput:
     """Lay out VideoBERT inputs, padded into one batch.
 
@@ -146,8 +141,7 @@ def build_inputs(text_ids, video_ids, vocab: Vocab, max_len: int | None = None,
     (or to ``max_len``; a longer one is a ValueError naming its length). With
     ``num_visual_words`` given, visual words are checked to lie in ``[0, K)``.
     """
-    if not isinstance(vocab, Vocab):
-        raise TypeError(f"build_inputs: vocab must be a minimodels.data.howto.Vocab, got {type(vocab).__name__}")
+    check_vocab(vocab, "build_inputs")
     return _build_inputs(text_ids, video_ids, len(vocab), max_len, num_visual_words)
 
 
@@ -197,7 +191,7 @@ def _build_inputs(text_ids, video_ids, V: int, max_len, num_visual_words) -> Vid
         rows.append(ids), types.append(tt), specials.append(sp), visual.append(vm)
     L = max(len(r) for r in rows)
     if max_len is not None:
-        if not _is_int(max_len) or max_len < 2:
+        if not is_int(max_len) or max_len < 2:
             raise ValueError(f"build_inputs: max_len must be an int >= 2, got {max_len!r}")
         if L > max_len:
             b = max(range(len(rows)), key=lambda i: len(rows[i]))
@@ -315,7 +309,7 @@ class VideoBert(nn.Module):
         if not isinstance(bert, Bert):
             raise TypeError(f"VideoBert wraps a minimodels.bert.Bert, got {type(bert).__name__}")
         for name, value in (("text_vocab_size", text_vocab_size), ("num_visual_words", num_visual_words)):
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"VideoBert: {name} must be a positive int, got {value!r}")
         if bert.config.vocab_size != text_vocab_size + num_visual_words:
             raise ValueError(
@@ -355,7 +349,7 @@ class VideoBert(nn.Module):
         """
         if not isinstance(bert, Bert):
             raise TypeError(f"VideoBert.from_bert expects a minimodels.bert.Bert, got {type(bert).__name__}")
-        if not _is_int(num_visual_words) or num_visual_words < 1:
+        if not is_int(num_visual_words) or num_visual_words < 1:
             raise ValueError(f"VideoBert.from_bert: num_visual_words must be a positive int, got {num_visual_words!r}")
         if centroids is not None:
             if not isinstance(centroids, torch.Tensor) or centroids.ndim != 2 or not centroids.is_floating_point():
@@ -483,7 +477,7 @@ def _fit(text, video, budget: int):
     return (None if text is None else text[:t]), (None if video is None else video[:v])
 
 
-def make_pretraining_batch(examples, regime_probs, vocab: Vocab, generator: torch.Generator | None = None, *,
+def make_pretraining_batch(examples, regime_probs, vocab: WordVocab, generator: torch.Generator | None = None, *,
                            num_visual_words: int, max_len: int = 64, batch_size: int | None = None,
                            mask_prob: float = 0.15, mismatch_prob: float = 0.5, concat_prob: float = 0.5,
                            max_sentences: int = 3, max_stride: int = 5, mlm_on_negatives: bool = False
@@ -514,11 +508,11 @@ def make_pretraining_batch(examples, regime_probs, vocab: Vocab, generator: torc
     """
     _check_examples(examples)
     p = _regime_probs(regime_probs)
-    if not _is_int(num_visual_words) or num_visual_words < 1:
+    if not is_int(num_visual_words) or num_visual_words < 1:
         raise ValueError(f"make_pretraining_batch: num_visual_words must be a positive int, got {num_visual_words!r}")
-    if not _is_int(max_stride) or max_stride < 1:
+    if not is_int(max_stride) or max_stride < 1:
         raise ValueError(f"make_pretraining_batch: max_stride must be an int >= 1, got {max_stride!r}")
-    if not _is_int(max_sentences) or max_sentences < 1:
+    if not is_int(max_sentences) or max_sentences < 1:
         raise ValueError(f"make_pretraining_batch: max_sentences must be an int >= 1, got {max_sentences!r}")
     for name, value in (("mismatch_prob", mismatch_prob), ("concat_prob", concat_prob)):
         if not 0.0 <= value <= 1.0:
@@ -526,13 +520,13 @@ def make_pretraining_batch(examples, regime_probs, vocab: Vocab, generator: torc
     if p[2] > 0 and mismatch_prob > 0 and len(examples) < 2:
         raise ValueError("make_pretraining_batch: mismatched video-text negatives need text from another video; "
                          "give at least 2 examples (or mismatch_prob=0)")
-    if not _is_int(max_len) or max_len < 4:
+    if not is_int(max_len) or max_len < 4:
         raise ValueError(f"make_pretraining_batch: max_len must be an int >= 4 ([CLS] text [>] video [SEP]), "
                          f"got {max_len!r}")
     gen = generator
     n = len(examples)
     B = n if batch_size is None else batch_size
-    if not _is_int(B) or B < 1:
+    if not is_int(B) or B < 1:
         raise ValueError(f"make_pretraining_batch: batch_size must be a positive int or None, got {batch_size!r}")
     budget = max_len - 3
     texts, videos = [], []
@@ -586,7 +580,7 @@ def make_pretraining_batch(examples, regime_probs, vocab: Vocab, generator: torc
     )
 
 
-def segments_from_video(narration, clip_tokens, clip_seconds: float, vocab: Vocab) -> list:
+def segments_from_video(narration, clip_tokens, clip_seconds: float, vocab: WordVocab) -> list:
     """The paper's alignment: each ASR sentence with the visual words under its time span.
 
     ``narration``: ``(start s, end s, sentence)`` segments (``HowToVideo.narration``);
@@ -595,6 +589,7 @@ def segments_from_video(narration, clip_tokens, clip_seconds: float, vocab: Voca
     span (at least the nearest one). Returns ``[(text_ids, video_ids), ...]``, the
     form :func:`make_pretraining_batch` takes.
     """
+    check_vocab(vocab, "segments_from_video")
     tokens = torch.as_tensor(clip_tokens, dtype=torch.long).flatten().tolist()
     if not tokens:
         raise ValueError("segments_from_video: no clip tokens")
@@ -662,27 +657,29 @@ def _predict(model: VideoBert, inputs: VideoBertInput) -> torch.Tensor:
     return logits.float().cpu()
 
 
-def _check_vocab(model: VideoBert, vocab: Vocab, who: str) -> None:
-    if not isinstance(vocab, Vocab):
-        raise TypeError(f"{who}: vocab must be a minimodels.data.howto.Vocab, got {type(vocab).__name__}")
+def _check_vocab(model: VideoBert, vocab: WordVocab, who: str) -> None:
+    check_vocab(vocab, who)
     if len(vocab) != model.text_vocab_size:
         raise ValueError(f"{who}: the vocabulary has {len(vocab)} tokens but the model's text vocabulary has "
-                         f"{model.text_vocab_size}; use the Vocab the model was built with")
+                         f"{model.text_vocab_size}; use the vocabulary the model was built with")
 
 
-def _word_ids(words, vocab: Vocab, what: str) -> list[int]:
-    missing = [w for w in words if w not in vocab]
+def _word_ids(words, vocab: WordVocab, what: str) -> list[int]:
+    missing = [w for w in words if w not in vocab.stoi]
     if missing:
         raise ValueError(f"zero_shot_verb_noun: {what} {missing} are not in the vocabulary ({len(vocab)} tokens)")
     return [vocab.stoi[w] for w in words]
 
 
-def zero_shot_verb_noun(model: VideoBert, video_ids, vocab: Vocab, verbs=VERBS, nouns=NOUNS,
-                        template: str = ZERO_SHOT_TEMPLATE, topk: int = 5) -> list[dict]:
+def zero_shot_verb_noun(model: VideoBert, video_ids, vocab: WordVocab, verbs, nouns, template: str,
+                        topk: int = 5) -> list[dict]:
     """Zero-shot action classification (Section 4.2): ``[CLS] template [>] video [SEP]``
-    with ``template`` = "now let me show you how to [MASK] the [MASK]"; the first mask is
-    read as the verb, the second as the noun, ranked over the vocabulary restricted to
-    ``verbs`` / ``nouns`` (as the paper ranks over verbs and nouns).
+    with a ``template`` holding two masks, the paper's "now let me show you how to [MASK]
+    the [MASK]"; the first mask is read as the verb, the second as the noun, ranked over
+    the vocabulary restricted to ``verbs`` / ``nouns`` (as the paper ranks over verbs and
+    nouns). The verbs, nouns and template are the data's (``minimodels.data.howto``'s
+    ``VERBS``, ``NOUNS``, ``ZERO_SHOT_TEMPLATE``, say); each verb and noun must be one
+    token of ``vocab``.
 
     ``video_ids``: one video's visual words or a list of them; a ``None`` video gives
     the *language prior* (text only, Table 1's "VideoBERT (language prior)"). Returns one
@@ -691,7 +688,7 @@ def zero_shot_verb_noun(model: VideoBert, video_ids, vocab: Vocab, verbs=VERBS, 
     """
     _check_vocab(model, vocab, "zero_shot_verb_noun")
     text = vocab.encode(template, strict=True)
-    masks = [i for i, t in enumerate(text) if t == vocab.mask_id]
+    masks = [i for i, t in enumerate(text) if t == MASK_ID]
     if len(masks) != 2:
         raise ValueError(f"zero_shot_verb_noun: the template must hold exactly two [MASK] (verb, noun), "
                          f"got {len(masks)} in {template!r}")
@@ -712,32 +709,32 @@ def zero_shot_verb_noun(model: VideoBert, video_ids, vocab: Vocab, verbs=VERBS, 
     return out
 
 
-def text_to_video(model: VideoBert, text_ids, vocab: Vocab, num_tokens: int) -> torch.Tensor:
+def text_to_video(model: VideoBert, text_ids, vocab: WordVocab, num_tokens: int) -> torch.Tensor:
     """The most likely visual words for a sentence: ``[CLS] text [>] [MASK] x num_tokens [SEP]``,
     every masked video position filled with ``argmax_k p(x_t = k | text)`` over the
     visual words only (one pass). Returns visual words in ``[0, K)``: (num_tokens,) for
     one sentence, (B, num_tokens) for a list. Show the clips nearest those centroids.
     """
-    if not _is_int(num_tokens) or num_tokens < 1:
+    if not is_int(num_tokens) or num_tokens < 1:
         raise ValueError(f"text_to_video: num_tokens must be a positive int, got {num_tokens!r}")
     _check_vocab(model, vocab, "text_to_video")
     batched = _is_batch(text_ids)
     texts = list(text_ids) if batched else [text_ids]
     # placeholders: visual word 0, then replaced by [MASK]
     inputs = build_inputs(texts, [[0] * num_tokens] * len(texts), vocab)
-    inputs.input_ids[inputs.video_mask] = vocab.mask_id
+    inputs.input_ids[inputs.video_mask] = MASK_ID
     logits = _predict(model, inputs)[..., model.text_vocab_size:]  # (B, L, K)
     words = logits[inputs.video_mask].argmax(-1).view(len(texts), num_tokens)
     return words if batched else words[0]
 
 
-def forecast(model: VideoBert, video_ids, n_future: int, vocab: Vocab | None = None) -> torch.Tensor:
+def forecast(model: VideoBert, video_ids, n_future: int, vocab: WordVocab | None = None) -> torch.Tensor:
     """The next ``n_future`` visual words of a video: ``[CLS] video [MASK] x n_future [SEP]``
     (video-only regime), each [MASK] filled with its most likely visual word (one pass).
     ``vocab`` is optional (the special ids are fixed); given, it is checked against the model.
     Returns (n_future,) visual words in ``[0, K)`` for one video, (B, n_future) for a list.
     """
-    if not _is_int(n_future) or n_future < 1:
+    if not is_int(n_future) or n_future < 1:
         raise ValueError(f"forecast: n_future must be a positive int, got {n_future!r}")
     if vocab is not None:
         _check_vocab(model, vocab, "forecast")

@@ -9,7 +9,8 @@ transformer classifies it. The paper's boxes, in this file's order:
   same ViT patch embedding. ``PositionEmbedding`` adds learned positions, resized
   (linearly over t, h and w) when a clip has another frame count or resolution than
   the one the model was built for.
-- **The four models** (Section 3.3), all built from pre-LN transformer ``Block``s:
+- **The four models** (Section 3.3), all built from pre-LN transformer blocks (``BLOCKS``
+  maps a model to the block its ``Encoder`` stacks):
 
   ===========  ===================================  ================================
   Model 1      spatio-temporal attention            ``Encoder`` over all N tokens,
@@ -44,6 +45,9 @@ paper's text differ, a comment says so. Parameter counts: ViViT-B/16x2 Model 1 w
 Token layout: tokens are flattened in (t, h, w) order - token ``i`` sits at frame
 ``i // (n_h n_w)``, row ``(i // n_w) % n_h``, column ``i % n_w`` - the order of a
 Conv3d output flattened, and of Hugging Face's position table.
+
+The configs (``ViViTConfig``, ``ViTConfig`` and the ``TransformerConfig`` they share) come
+just before the models that read them; the named variants (``"B/16x2"``, ...) after them.
 """
 
 from __future__ import annotations
@@ -52,238 +56,14 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import DropPath, Mlp, drop_path_rates
-
-# --------------------------------------------------------------------------------------
-# Configuration
-# --------------------------------------------------------------------------------------
-
-MODELS = {
-    1: "spatio-temporal attention",
-    2: "factorised encoder",
-    3: "factorised self-attention",
-    4: "factorised dot-product attention",
-}
-
-# ViT backbone sizes (Dosovitskiy et al. 2021; Ti and S from DeiT): width d, layers L,
-# heads, MLP width. ViViT uses B, L and H; Ti and S are the small ones for experiments.
-VARIANTS: dict[str, dict[str, int]] = {
-    "Ti": dict(hidden_dim=192, depth=12, num_heads=3, mlp_dim=768),
-    "S": dict(hidden_dim=384, depth=12, num_heads=6, mlp_dim=1536),
-    "B": dict(hidden_dim=768, depth=12, num_heads=12, mlp_dim=3072),
-    "L": dict(hidden_dim=1024, depth=24, num_heads=16, mlp_dim=4096),
-    "H": dict(hidden_dim=1280, depth=32, num_heads=16, mlp_dim=5120),
-}
-
-
-@dataclass
-class ViViTConfig:
-    """Hyper-parameters of a ViViT model. Defaults: ViViT-B/16x2 Model 1, 32 frames of
-    224x224, Kinetics-400 (the first row of Table 2).
-
-    ``classifier`` is how the video representation is read out: ``"token"`` (a CLS token,
-    Models 1-2) or ``"gap"`` (global average pooling of the output tokens, no CLS).
-    Models 3 and 4 have no CLS token (their factorised attention has no place for one),
-    so they always use ``"gap"``, as in the official code. Left as ``None`` it is
-    ``"token"`` for Models 1-2 and ``"gap"`` for Models 3-4. For Model 2 it applies to
-    the temporal encoder, and ``spatial_pooling`` (``"cls"`` or ``"mean"``) picks the
-    token each frame hands to it.
-    """
-
-    image_size: int | tuple[int, int] = 224  # (H, W) the position embedding is sized for
-    num_frames: int = 32  # T the position embedding is sized for
-    tubelet: tuple[int, int, int] = (2, 16, 16)  # (t, h, w): kernel = stride of the Conv3d
-    in_channels: int = 3
-    hidden_dim: int = 768  # d
-    depth: int = 12  # L (Model 2: L_s, the spatial encoder's layers)
-    num_heads: int = 12
-    mlp_dim: int = 3072
-    num_classes: int = 400  # 0: no head, forward returns the (B, d) representation
-    model: int = 1  # 1..4, see MODELS
-    # Model 2 only: L_t, layers of the temporal encoder. 4 in the paper. 0 is the paper's
-    # "average-pool baseline": the per-frame tokens are averaged, no temporal transformer.
-    temporal_layers: int = 4
-    spatial_pooling: str = "cls"  # Model 2: the per-frame token, "cls" or "mean"
-    classifier: str | None = None  # "token" | "gap"; None: "token" for Models 1-2, "gap" for 3-4
-    dropout: float = 0.0  # after the position embedding, attention output and MLP
-    attention_dropout: float = 0.0  # on the attention weights
-    drop_path_rate: float = 0.0  # stochastic depth, rising linearly over the blocks
-    layer_norm_eps: float = 1e-6
-    # "none": exact GELU. "tanh": its tanh approximation - what the official JAX code
-    # computes (flax's nn.gelu approximates by default), hence Hugging Face's gelu_fast.
-    gelu_approximate: str = "none"
-    qkv_bias: bool = True
-    class_names: tuple[str, ...] | None = None  # optional, one name per class (id order)
-
-    def __post_init__(self):
-        self.image_size = _pair(self.image_size, "image_size")
-        self.tubelet = tuple(int(v) for v in self.tubelet)
-        if len(self.tubelet) != 3 or min(self.tubelet) < 1:
-            raise ValueError(f"ViViTConfig: tubelet must be three positive ints (t, h, w), got {self.tubelet}")
-        if self.model not in MODELS:
-            raise ValueError(
-                f"ViViTConfig: unknown model {self.model!r}; expected one of "
-                + ", ".join(f"{k} ({v})" for k, v in MODELS.items())
-            )
-        if self.classifier is None:
-            self.classifier = "token" if self.model in (1, 2) else "gap"
-        if self.classifier not in ("token", "gap"):
-            raise ValueError(f"ViViTConfig: classifier must be 'token' or 'gap', got {self.classifier!r}")
-        if self.model in (3, 4) and self.classifier == "token":
-            raise ValueError(
-                f"ViViTConfig: Model {self.model} has no CLS token (its factorised attention has no place "
-                "for one); use classifier='gap' (global average pooling), as the official code does"
-            )
-        if self.spatial_pooling not in ("cls", "mean"):
-            raise ValueError(f"ViViTConfig: spatial_pooling must be 'cls' or 'mean', got {self.spatial_pooling!r}")
-        if self.temporal_layers < 0:
-            raise ValueError(f"ViViTConfig: temporal_layers must be >= 0, got {self.temporal_layers}")
-        if self.hidden_dim % self.num_heads:
-            raise ValueError(
-                f"ViViTConfig: hidden_dim {self.hidden_dim} is not divisible by num_heads {self.num_heads}"
-            )
-        if self.model == 4 and self.num_heads % 2:
-            raise ValueError(
-                f"ViViTConfig: Model 4 splits the heads in two halves (space, time); num_heads must be even, "
-                f"got {self.num_heads}"
-            )
-        if self.gelu_approximate not in ("none", "tanh"):
-            raise ValueError(f"ViViTConfig: gelu_approximate must be 'none' or 'tanh', got {self.gelu_approximate!r}")
-        t, h, w = self.tubelet
-        if self.num_frames % t or self.image_size[0] % h or self.image_size[1] % w:
-            raise ValueError(
-                f"ViViTConfig: num_frames x image_size = {self.num_frames} x {self.image_size[0]}x"
-                f"{self.image_size[1]} must be divisible by the tubelet (t, h, w) = {self.tubelet}"
-            )
-        if self.class_names is not None:
-            self.class_names = tuple(str(c) for c in self.class_names)
-            if len(self.class_names) != self.num_classes:
-                raise ValueError(
-                    f"ViViTConfig: class_names has {len(self.class_names)} names, "
-                    f"expected num_classes={self.num_classes}"
-                )
-
-    @property
-    def grid(self) -> tuple[int, int, int]:
-        """(n_t, n_h, n_w): the token grid of a clip of the configured size."""
-        t, h, w = self.tubelet
-        return (self.num_frames // t, self.image_size[0] // h, self.image_size[1] // w)
-
-    @property
-    def num_tokens(self) -> int:
-        """N = n_t * n_h * n_w (without any CLS token)."""
-        return math.prod(self.grid)
-
-
-@dataclass
-class ViTConfig:
-    """Hyper-parameters of an image ViT (the initialisation source of Section 3.4)."""
-
-    image_size: int | tuple[int, int] = 224
-    patch_size: int | tuple[int, int] = 16
-    in_channels: int = 3
-    hidden_dim: int = 768
-    depth: int = 12
-    num_heads: int = 12
-    mlp_dim: int = 3072
-    num_classes: int = 1000  # 0: no head, forward returns the CLS representation
-    dropout: float = 0.0
-    attention_dropout: float = 0.0
-    drop_path_rate: float = 0.0
-    layer_norm_eps: float = 1e-6
-    gelu_approximate: str = "none"
-    qkv_bias: bool = True
-    class_names: tuple[str, ...] | None = None
-
-    def __post_init__(self):
-        self.image_size = _pair(self.image_size, "image_size")
-        self.patch_size = _pair(self.patch_size, "patch_size")
-        if self.hidden_dim % self.num_heads:
-            raise ValueError(f"ViTConfig: hidden_dim {self.hidden_dim} is not divisible by num_heads {self.num_heads}")
-        if self.image_size[0] % self.patch_size[0] or self.image_size[1] % self.patch_size[1]:
-            raise ValueError(
-                f"ViTConfig: image_size {self.image_size} must be divisible by patch_size {self.patch_size}"
-            )
-        if self.gelu_approximate not in ("none", "tanh"):
-            raise ValueError(f"ViTConfig: gelu_approximate must be 'none' or 'tanh', got {self.gelu_approximate!r}")
-        if self.class_names is not None:
-            self.class_names = tuple(str(c) for c in self.class_names)
-            if len(self.class_names) != self.num_classes:
-                raise ValueError(
-                    f"ViTConfig: class_names has {len(self.class_names)} names, expected num_classes={self.num_classes}"
-                )
-
-    @property
-    def grid(self) -> tuple[int, int]:
-        """(n_h, n_w): the patch grid of an image of the configured size."""
-        return (self.image_size[0] // self.patch_size[0], self.image_size[1] // self.patch_size[1])
-
-
-def _pair(v, name: str) -> tuple[int, int]:
-    if isinstance(v, int):
-        return (v, v)
-    v = tuple(int(s) for s in v)
-    if len(v) != 2:
-        raise ValueError(f"{name} must be an int or (H, W), got {v}")
-    return v
-
-
-def parse_variant(name: str, video: bool = True) -> tuple[str, int, int | None]:
-    """``"B/16x2"`` -> ``("B", 16, 2)``: backbone size, patch side, temporal tubelet size.
-
-    A video variant is ``SIZE/PxT`` (ViT-SIZE, P x P patches, tubelets of T frames; T = 1
-    is uniform frame sampling); an image variant (``video=False``) is ``SIZE/P``.
-    Sizes are case-insensitive.
-    """
-    pattern = r"(\w+)/(\d+)x(\d+)" if video else r"(\w+)/(\d+)"
-    example = "'B/16x2' (ViT-B, 16x16 patches, tubelets of 2 frames)" if video else "'B/16' (ViT-B, 16x16 patches)"
-    m = re.fullmatch(pattern, name.strip()) if isinstance(name, str) else None
-    if m is None:
-        raise ValueError(
-            f"unknown {'ViViT' if video else 'ViT'} variant {name!r}: expected "
-            f"'{'SIZE/PxT' if video else 'SIZE/P'}' like {example}, SIZE one of {list(VARIANTS)}"
-        )
-    sizes = {k.lower(): k for k in VARIANTS}
-    size = sizes.get(m.group(1).lower())
-    if size is None:
-        raise ValueError(f"unknown backbone size {m.group(1)!r} in variant {name!r}; valid sizes: {list(VARIANTS)}")
-    patch, t = int(m.group(2)), (int(m.group(3)) if video else None)
-    if patch < 1 or (t is not None and t < 1):
-        raise ValueError(f"variant {name!r}: patch and tubelet sizes must be positive")
-    return size, patch, t
-
-
-def variant_config(
-    name: str, model: int = 1, num_classes: int = 400, num_frames: int = 32, image_size=224, **overrides
-) -> ViViTConfig:
-    """The config of ``"SIZE/PxT"`` (e.g. ``"B/16x2"``, ``"Ti/8x2"``, ``"S/4x1"``) as ViViT
-    Model ``model``; ``overrides`` replace any other config field."""
-    size, patch, t = parse_variant(name, video=True)
-    fields = {f.name for f in dataclasses.fields(ViViTConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise TypeError(f"unknown ViViTConfig field(s) {unknown}; valid: {sorted(fields)}")
-    kwargs = dict(VARIANTS[size], tubelet=(t, patch, patch))
-    kwargs.update(overrides)
-    return ViViTConfig(model=model, num_classes=num_classes, num_frames=num_frames, image_size=image_size, **kwargs)
-
-
-def vit_variant_config(name: str, num_classes: int = 1000, image_size=224, **overrides) -> ViTConfig:
-    """The config of the image ViT ``"SIZE/P"`` (e.g. ``"B/16"``, ``"Ti/4"``)."""
-    size, patch, _ = parse_variant(name, video=False)
-    fields = {f.name for f in dataclasses.fields(ViTConfig)}
-    unknown = sorted(set(overrides) - fields)
-    if unknown:
-        raise TypeError(f"unknown ViTConfig field(s) {unknown}; valid: {sorted(fields)}")
-    kwargs = dict(VARIANTS[size], patch_size=patch)
-    kwargs.update(overrides)
-    return ViTConfig(num_classes=num_classes, image_size=image_size, **kwargs)
-
+from .layers import DropPath, Mlp, check_fields, drop_path_rates, to_pair
 
 # --------------------------------------------------------------------------------------
 # Embedding: tubelets and positions
@@ -303,6 +83,8 @@ class TubeletEmbedding(nn.Module):
     def __init__(self, in_channels: int, dim: int, tubelet: tuple[int, int, int]):
         super().__init__()
         self.tubelet = tuple(tubelet)
+        if len(self.tubelet) != 3 or min(self.tubelet) < 1:
+            raise ValueError(f"TubeletEmbedding: tubelet must be three positive ints (t, h, w), got {self.tubelet}")
         self.proj = nn.Conv3d(in_channels, dim, kernel_size=self.tubelet, stride=self.tubelet)
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
@@ -379,12 +161,16 @@ class Attention(nn.Module):
     Q, K and V come from one fused Linear (``qkv``; rows [0:d] query, [d:2d] key,
     [2d:3d] value) - one matrix product instead of three. The attention itself is
     ``F.scaled_dot_product_attention`` (a fused kernel; same numbers as the formula).
-    Works on (B, N, d) token sequences.
+    forward(x (B, N, d), grid) -> (B, N, d). Every token attends to every token, so the
+    token grid is not read: it is an argument so that every attention here has one
+    signature (Model 4's ``FactorisedDotProductAttention`` reads it).
     """
 
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, attention_dropout: float = 0.0,
                  dropout: float = 0.0):
         super().__init__()
+        if dim % num_heads:
+            raise ValueError(f"Attention: hidden_dim {dim} is not divisible by num_heads {num_heads}")
         self.num_heads = num_heads
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
@@ -403,7 +189,7 @@ class Attention(nn.Module):
         dropout = self.attention_dropout if self.training else 0.0
         return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, grid: tuple[int, ...] | None = None) -> torch.Tensor:
         B, N, C = x.shape
         q, k, v = self.qkv_heads(x)
         x = self.attend(q, k, v)  # (B, heads, N, d_h)
@@ -427,6 +213,13 @@ class FactorisedDotProductAttention(Attention):
     forward(x (B, N, d), grid (n_t, n_h, n_w)) -> (B, N, d); no CLS token.
     """
 
+    def __init__(self, dim: int, num_heads: int, **kwargs):
+        if num_heads % 2:
+            raise ValueError(
+                f"Model 4 splits the heads in two halves (space, time); num_heads must be even, got {num_heads}"
+            )
+        super().__init__(dim, num_heads, **kwargs)
+
     def forward(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
         B, N, C = x.shape
         n_t, n_h, n_w = grid
@@ -449,27 +242,24 @@ class Block(nn.Module):
         x = x + DropPath(MSA(LN(x)))
         x = x + DropPath(MLP(LN(x)))
 
-    The MLP is Linear -> GELU -> Linear (``minimodels.layers.Mlp``). With
-    ``factorised=True`` the MSA is Model 4's ``FactorisedDotProductAttention``.
-    forward(x (B, N, d), grid) -> (B, N, d); ``grid`` is only read by Model 4's attention.
+    The MLP is Linear -> GELU -> Linear (``minimodels.layers.Mlp``). The MSA is an
+    ``attn_layer``: ``Attention``, or Model 4's ``FactorisedDotProductAttention``.
+    forward(x (B, N, d), grid) -> (B, N, d); ``grid`` goes to the attention.
     """
 
     def __init__(self, dim: int, num_heads: int, mlp_dim: int, *, qkv_bias: bool = True, dropout: float = 0.0,
                  attention_dropout: float = 0.0, drop_path: float = 0.0, eps: float = 1e-6,
-                 gelu_approximate: str = "none", factorised: bool = False):
+                 gelu_approximate: str = "none", attn_layer: type[Attention] = Attention):
         super().__init__()
-        attention = FactorisedDotProductAttention if factorised else Attention
-        self.factorised = factorised
         self.norm1 = nn.LayerNorm(dim, eps=eps)
-        self.attn = attention(dim, num_heads, qkv_bias, attention_dropout, dropout)
+        self.attn = attn_layer(dim, num_heads, qkv_bias=qkv_bias, attention_dropout=attention_dropout,
+                               dropout=dropout)
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = Mlp(dim, mlp_dim, dropout, approximate=gelu_approximate)
         self.drop_path = DropPath(drop_path)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, ...] | None = None) -> torch.Tensor:
-        y = self.norm1(x)
-        y = self.attn(y, grid) if self.factorised else self.attn(y)
-        x = x + self.drop_path(y)
+        x = x + self.drop_path(self.attn(self.norm1(x), grid))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
@@ -526,45 +316,35 @@ class FactorisedSelfAttentionBlock(nn.Module):
 # Encoders
 # --------------------------------------------------------------------------------------
 
-BLOCKS = ("joint", "factorised_self_attention", "factorised_dot_product")
-
 
 class Encoder(nn.Module):
     """A transformer encoder over a grid of tokens (the official code's ``Encoder``):
 
         [CLS] + tokens  ->  + position embedding  ->  L blocks  ->  LayerNorm
 
-    One class serves every encoder here: Model 1's spatio-temporal encoder (grid
-    (n_t, n_h, n_w), ``Block``), Models 3 and 4 (same grid, ``block=
-    "factorised_self_attention"`` / ``"factorised_dot_product"``, no CLS), the spatial
-    (grid (n_h, n_w)) and temporal (grid (n_t,)) encoders of Model 2, and the image ViT.
+    One class serves every encoder here; ``block_layer`` is the block it stacks (``BLOCKS``):
+    ``Block`` for Model 1 (grid (n_t, n_h, n_w)), for the spatial (grid (n_h, n_w)) and
+    temporal (grid (n_t,)) encoders of Model 2 and for the image ViT;
+    ``FactorisedSelfAttentionBlock`` for Model 3 and ``Block`` with
+    ``FactorisedDotProductAttention`` for Model 4 (Model 1's grid, no CLS).
     forward(tokens (B, *grid, d)) -> (B, num_prefix + prod(grid), d), CLS first if any.
     """
 
     def __init__(self, grid: tuple[int, ...], dim: int, depth: int, num_heads: int, mlp_dim: int, *,
-                 cls_token: bool = True, block: str = "joint", qkv_bias: bool = True, dropout: float = 0.0,
-                 attention_dropout: float = 0.0, drop_path_rate: float = 0.0, eps: float = 1e-6,
-                 gelu_approximate: str = "none"):
+                 cls_token: bool = True, block_layer: Callable[..., nn.Module] = Block, qkv_bias: bool = True,
+                 dropout: float = 0.0, attention_dropout: float = 0.0, drop_path_rate: float = 0.0,
+                 eps: float = 1e-6, gelu_approximate: str = "none"):
         super().__init__()
-        if block not in BLOCKS:
-            raise ValueError(f"Encoder: block must be one of {BLOCKS}, got {block!r}")
-        if cls_token and block != "joint":
-            raise ValueError(f"Encoder: {block} blocks have no place for a CLS token")
-        self.block_type = block
         self.num_prefix = 1 if cls_token else 0
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if cls_token else None
         self.pos_embed = PositionEmbedding(grid, dim, self.num_prefix)
         self.dropout = nn.Dropout(dropout)
-        kwargs = dict(qkv_bias=qkv_bias, dropout=dropout, attention_dropout=attention_dropout, eps=eps,
-                      gelu_approximate=gelu_approximate)
-        blocks = []
-        for rate in drop_path_rates(drop_path_rate, depth):
-            if block == "factorised_self_attention":
-                blocks.append(FactorisedSelfAttentionBlock(dim, num_heads, mlp_dim, drop_path=rate, **kwargs))
-            else:
-                blocks.append(Block(dim, num_heads, mlp_dim, drop_path=rate,
-                                    factorised=block == "factorised_dot_product", **kwargs))
-        self.blocks = nn.ModuleList(blocks)
+        self.blocks = nn.ModuleList(
+            block_layer(dim, num_heads, mlp_dim, qkv_bias=qkv_bias, dropout=dropout,
+                        attention_dropout=attention_dropout, drop_path=rate, eps=eps,
+                        gelu_approximate=gelu_approximate)
+            for rate in drop_path_rates(drop_path_rate, depth)
+        )
         self.norm = nn.LayerNorm(dim, eps=eps)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -579,11 +359,13 @@ class Encoder(nn.Module):
         return self.norm(x)
 
 
-def _encoder(config, grid, depth: int, cls_token: bool, block: str = "joint") -> Encoder:
+def _encoder(config: TransformerConfig, grid, depth: int, cls_token: bool,
+             block_layer: Callable[..., nn.Module] = Block) -> Encoder:
     return Encoder(
-        grid, config.hidden_dim, depth, config.num_heads, config.mlp_dim, cls_token=cls_token, block=block,
-        qkv_bias=config.qkv_bias, dropout=config.dropout, attention_dropout=config.attention_dropout,
-        drop_path_rate=config.drop_path_rate, eps=config.layer_norm_eps, gelu_approximate=config.gelu_approximate,
+        grid, config.hidden_dim, depth, config.num_heads, config.mlp_dim, cls_token=cls_token,
+        block_layer=block_layer, qkv_bias=config.qkv_bias, dropout=config.dropout,
+        attention_dropout=config.attention_dropout, drop_path_rate=config.drop_path_rate, eps=config.layer_norm_eps,
+        gelu_approximate=config.gelu_approximate,
     )
 
 
@@ -609,6 +391,12 @@ class FactorisedEncoder(nn.Module):
 
     def __init__(self, config: ViViTConfig):
         super().__init__()
+        if config.spatial_pooling not in ("cls", "mean"):
+            raise ValueError(
+                f"FactorisedEncoder: spatial_pooling must be 'cls' or 'mean', got {config.spatial_pooling!r}"
+            )
+        if config.temporal_layers < 0:
+            raise ValueError(f"FactorisedEncoder: temporal_layers must be >= 0, got {config.temporal_layers}")
         n_t, n_h, n_w = config.grid
         self.spatial = _encoder(config, (n_h, n_w), config.depth, cls_token=config.spatial_pooling == "cls")
         self.temporal = None
@@ -629,8 +417,104 @@ class FactorisedEncoder(nn.Module):
 
 
 # --------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class TransformerConfig:
+    """What ViT and ViViT share: the transformer (defaults: ViT-B), its input and its classes."""
+
+    image_size: int | tuple[int, int] = 224  # (H, W) the position embedding is sized for
+    in_channels: int = 3
+    hidden_dim: int = 768  # d, the width of every token
+    depth: int = 12  # L, the blocks (ViViT Model 2: L_s, the spatial encoder's)
+    num_heads: int = 12  # heads of every MSA, a divisor of d (Model 4: an even number)
+    mlp_dim: int = 3072  # the MLP's hidden width
+    num_classes: int = 1000  # 0: no head, forward returns the (B, d) representation
+    dropout: float = 0.0  # after the position embedding, attention output and MLP
+    attention_dropout: float = 0.0  # on the attention weights
+    drop_path_rate: float = 0.0  # stochastic depth, rising linearly over the blocks
+    layer_norm_eps: float = 1e-6
+    gelu_approximate: str = "none"  # "none": exact; "tanh": the official JAX code's (flax's default, HF's gelu_fast)
+    qkv_bias: bool = True
+    init_std: float = 0.02  # std of the initial Linear and patch/tubelet weights but the head's (_init_weights)
+    class_names: tuple[str, ...] | None = None  # optional, one name per class (id order)
+
+    def __post_init__(self):
+        self.image_size = to_pair(self.image_size, "image_size")
+        if self.class_names is not None:
+            self.class_names = tuple(str(c) for c in self.class_names)
+            if len(self.class_names) != self.num_classes:
+                raise ValueError(
+                    f"{type(self).__name__}: class_names has {len(self.class_names)} names, "
+                    f"expected num_classes={self.num_classes}"
+                )
+
+
+@dataclass
+class ViViTConfig(TransformerConfig):
+    """A ViViT. Defaults: ViViT-B/16x2 Model 1, 32 frames of 224x224, Kinetics-400 (Table 2's first row)."""
+
+    num_classes: int = 400  # Kinetics-400; 0: no head, forward returns the (B, d) representation
+    num_frames: int = 32  # T the position embedding is sized for
+    tubelet: tuple[int, int, int] = (2, 16, 16)  # (t, h, w): kernel = stride of the Conv3d
+    model: int = 1  # 1..4, see MODELS
+    temporal_layers: int = 4  # Model 2: L_t, the temporal encoder's blocks; 0: the average-pool baseline
+    spatial_pooling: str = "cls"  # Model 2: what stands for a frame, its CLS output ("cls") or its mean ("mean")
+    classifier: str | None = None  # readout: "token" (CLS) or "gap" (mean); None: "token" for Models 1-2, else "gap"
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.tubelet = tuple(int(v) for v in self.tubelet)
+        if self.classifier is None:
+            self.classifier = "token" if self.model in (1, 2) else "gap"
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        """(n_t, n_h, n_w): the token grid of a clip of the configured size."""
+        t, h, w = self.tubelet
+        return (self.num_frames // t, self.image_size[0] // h, self.image_size[1] // w)
+
+    @property
+    def num_tokens(self) -> int:
+        """N = n_t * n_h * n_w (without any CLS token)."""
+        return math.prod(self.grid)
+
+
+@dataclass
+class ViTConfig(TransformerConfig):
+    """An image ViT (the initialisation source of Section 3.4). Defaults: ViT-B/16, 224x224, 1000 classes."""
+
+    patch_size: int | tuple[int, int] = 16  # (h, w): kernel = stride of the Conv2d
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.patch_size = to_pair(self.patch_size, "patch_size")
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(n_h, n_w): the patch grid of an image of the configured size."""
+        return (self.image_size[0] // self.patch_size[0], self.image_size[1] // self.patch_size[1])
+
+
+# --------------------------------------------------------------------------------------
 # The video model
 # --------------------------------------------------------------------------------------
+
+MODELS = {
+    1: "spatio-temporal attention",
+    2: "factorised encoder",
+    3: "factorised self-attention",
+    4: "factorised dot-product attention",
+}
+
+# The block each model's encoder stacks. Model 2 is a FactorisedEncoder: two encoders of Blocks.
+BLOCKS = {
+    1: Block,
+    3: FactorisedSelfAttentionBlock,
+    4: partial(Block, attn_layer=FactorisedDotProductAttention),
+}
 
 
 class ViViT(nn.Module):
@@ -648,13 +532,13 @@ class ViViT(nn.Module):
         self.config = config
         c = config
         self.tubelet_embed = TubeletEmbedding(c.in_channels, c.hidden_dim, c.tubelet)
+        self._check_config()
         if c.model == 2:
             self.encoder = FactorisedEncoder(c)
         else:
-            block = {1: "joint", 3: "factorised_self_attention", 4: "factorised_dot_product"}[c.model]
-            self.encoder = _encoder(c, c.grid, c.depth, cls_token=c.classifier == "token", block=block)
+            self.encoder = _encoder(c, c.grid, c.depth, cls_token=c.classifier == "token", block_layer=BLOCKS[c.model])
         self.head = nn.Linear(c.hidden_dim, c.num_classes) if c.num_classes > 0 else nn.Identity()
-        self.apply(_init_weights)
+        _init_weights(self, c.init_std)
 
     @classmethod
     def from_variant(cls, name: str, model: int = 1, num_classes: int = 400, num_frames: int = 32,
@@ -678,6 +562,25 @@ class ViViT(nn.Module):
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         return self.head(self.forward_features(video))
+
+    def _check_config(self) -> None:
+        c = self.config
+        if c.model not in MODELS:
+            names = ", ".join(f"{k} ({v})" for k, v in MODELS.items())
+            raise ValueError(f"ViViT: unknown model {c.model!r}; expected one of {names}")
+        if c.classifier not in ("token", "gap"):
+            raise ValueError(f"ViViT: classifier must be 'token' or 'gap', got {c.classifier!r}")
+        if c.model in (3, 4) and c.classifier == "token":
+            raise ValueError(
+                f"ViViT: Model {c.model} has no CLS token (its factorised attention has no place for one); "
+                "use classifier='gap' (global average pooling), as the official code does"
+            )
+        t, h, w = c.tubelet
+        if c.num_frames % t or c.image_size[0] % h or c.image_size[1] % w:
+            raise ValueError(
+                f"ViViT: num_frames x image_size = {c.num_frames} x {c.image_size[0]}x{c.image_size[1]} "
+                f"must be divisible by the tubelet (t, h, w) = {c.tubelet}"
+            )
 
     def _check_input(self, x) -> None:
         c = self.config
@@ -732,10 +635,12 @@ class ViT(nn.Module):
         super().__init__()
         self.config = config
         c = config
+        if c.image_size[0] % c.patch_size[0] or c.image_size[1] % c.patch_size[1]:
+            raise ValueError(f"ViT: image_size {c.image_size} must be divisible by patch_size {c.patch_size}")
         self.patch_embed = PatchEmbedding(c.in_channels, c.hidden_dim, c.patch_size)
         self.encoder = _encoder(c, c.grid, c.depth, cls_token=True)
         self.head = nn.Linear(c.hidden_dim, c.num_classes) if c.num_classes > 0 else nn.Identity()
-        self.apply(_init_weights)
+        _init_weights(self, c.init_std)
 
     @classmethod
     def from_variant(cls, name: str, num_classes: int = 1000, image_size=224, **overrides) -> "ViT":
@@ -765,23 +670,105 @@ class ViT(nn.Module):
             raise ValueError(f"ViT: image size {H}x{W} is not divisible by the patch size {ph}x{pw}")
 
 
-def _init_weights(m: nn.Module) -> None:
-    """Truncated normal (std 0.02) for Linear and patch/tubelet projections, zero biases,
-    ones/zeros for LayerNorm, normal (std 0.02) positions, zero CLS tokens (the official
-    code's choices for the last two; it zero-initialises the head too, which here would
-    make every freshly built model predict all-equal logits, so the head gets the 0.02
-    normal like every Linear)."""
-    if isinstance(m, (nn.Linear, nn.Conv2d, nn.Conv3d)):
-        nn.init.trunc_normal_(m.weight, std=0.02)
-        if m.bias is not None:
+def _init_weights(model: nn.Module, std: float) -> None:
+    """The official code's initialisation, with the scale of the random weights a config field
+    (``init_std``): a normal of std ``std`` for every Linear and
+    the patch/tubelet projection, zero biases; ones/zeros for LayerNorm; normal (std 0.02)
+    positions; zero CLS tokens. The head always gets std 0.02, so the first logits are near 0
+    and the first loss near ln(classes) (the official code zero-initialises it, which would make
+    every freshly built model predict all-equal logits).
+
+    The default 0.02 is made for ViT-B (about 0.55 / sqrt(768)); in a much narrower model every
+    block then starts as an almost exact identity, and a larger std such as 1 / sqrt(d) trains
+    sooner. Like the official code (and timm) the normal is "truncated" at +-2 - an absolute cut,
+    in effect none at these scales."""
+    if not std > 0:
+        raise ValueError(f"init_std must be positive, got {std!r}")
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d, nn.Conv3d)):
+            nn.init.trunc_normal_(m.weight, std=0.02 if m is model.head else std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.LayerNorm):
-        nn.init.ones_(m.weight)
-        nn.init.zeros_(m.bias)
-    elif isinstance(m, PositionEmbedding):
-        nn.init.trunc_normal_(m.weight, std=0.02)
-    elif isinstance(m, Encoder) and m.cls_token is not None:
-        nn.init.zeros_(m.cls_token)
+        elif isinstance(m, PositionEmbedding):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+        elif isinstance(m, Encoder) and m.cls_token is not None:
+            nn.init.zeros_(m.cls_token)
+
+
+# --------------------------------------------------------------------------------------
+# Named variants
+# --------------------------------------------------------------------------------------
+
+# ViT backbone sizes (Dosovitskiy et al. 2021; Ti and S from DeiT): width d, layers L,
+# heads, MLP width. ViViT uses B, L and H; Ti and S are the small ones for experiments.
+VARIANTS: dict[str, dict[str, int]] = {
+    "Ti": dict(hidden_dim=192, depth=12, num_heads=3, mlp_dim=768),
+    "S": dict(hidden_dim=384, depth=12, num_heads=6, mlp_dim=1536),
+    "B": dict(hidden_dim=768, depth=12, num_heads=12, mlp_dim=3072),
+    "L": dict(hidden_dim=1024, depth=24, num_heads=16, mlp_dim=4096),
+    "H": dict(hidden_dim=1280, depth=32, num_heads=16, mlp_dim=5120),
+}
+
+
+def parse_variant(name: str, video: bool = True) -> tuple[str, int, int | None]:
+    """``"B/16x2"`` -> ``("B", 16, 2)``: backbone size, patch side, temporal tubelet size.
+
+    A video variant is ``SIZE/PxT`` (ViT-SIZE, P x P patches, tubelets of T frames; T = 1
+    is uniform frame sampling); an image variant (``video=False``) is ``SIZE/P``.
+    Sizes are case-insensitive.
+    """
+    pattern = r"(\w+)/(\d+)x(\d+)" if video else r"(\w+)/(\d+)"
+    example = "'B/16x2' (ViT-B, 16x16 patches, tubelets of 2 frames)" if video else "'B/16' (ViT-B, 16x16 patches)"
+    m = re.fullmatch(pattern, name.strip()) if isinstance(name, str) else None
+    if m is None:
+        raise ValueError(
+            f"unknown {'ViViT' if video else 'ViT'} variant {name!r}: expected "
+            f"'{'SIZE/PxT' if video else 'SIZE/P'}' like {example}, SIZE one of {list(VARIANTS)}"
+        )
+    sizes = {k.lower(): k for k in VARIANTS}
+    size = sizes.get(m.group(1).lower())
+    if size is None:
+        raise ValueError(f"unknown backbone size {m.group(1)!r} in variant {name!r}; valid sizes: {list(VARIANTS)}")
+    patch, t = int(m.group(2)), (int(m.group(3)) if video else None)
+    if patch < 1 or (t is not None and t < 1):
+        raise ValueError(f"variant {name!r}: patch and tubelet sizes must be positive")
+    return size, patch, t
+
+
+def variant_config(
+    name: str, model: int = 1, num_classes: int = 400, num_frames: int = 32, image_size=224, **overrides
+) -> ViViTConfig:
+    """The config of ``"SIZE/PxT"`` (e.g. ``"B/16x2"``, ``"Ti/8x2"``, ``"S/4x1"``) as ViViT
+    Model ``model``; ``overrides`` replace any other config field."""
+    return _variant(ViViTConfig, name, model=model, num_classes=num_classes, num_frames=num_frames,
+                    image_size=image_size, **overrides)
+
+
+def vit_variant_config(name: str, num_classes: int = 1000, image_size=224, **overrides) -> ViTConfig:
+    """The config of the image ViT ``"SIZE/P"`` (e.g. ``"B/16"``, ``"Ti/4"``)."""
+    return _variant(ViTConfig, name, num_classes=num_classes, image_size=image_size, **overrides)
+
+
+def _variant(config_cls: type[TransformerConfig], name: str, **fields) -> TransformerConfig:
+    """``config_cls`` (ViViTConfig or ViTConfig) with the sizes of variant ``name``, then ``fields``."""
+    video = config_cls is ViViTConfig
+    size, patch, t = parse_variant(name, video=video)
+    check_fields(config_cls, fields)
+    patches = dict(tubelet=(t, patch, patch)) if video else dict(patch_size=patch)
+    return config_cls(**{**VARIANTS[size], **patches, **fields})
+
+
+def image_config(config: ViViTConfig, num_classes: int = 1000) -> ViTConfig:
+    """The image ViT a ViViT of ``config`` is initialised from (``init_from_image``): the same
+    transformer (every ``TransformerConfig`` field: width, depth, heads, dropouts, ``init_std``,
+    ...), patches of the tubelet's spatial size, images of the clip's frame size, and
+    ``num_classes`` classes."""
+    shared = {f.name: getattr(config, f.name) for f in dataclasses.fields(TransformerConfig)}
+    shared.update(num_classes=num_classes, class_names=None)
+    return ViTConfig(**shared, patch_size=config.tubelet[1:])
 
 
 # --------------------------------------------------------------------------------------
@@ -831,10 +818,11 @@ def init_from_image(vivit: ViViT, image_vit, tubelet_init: str = "central",
                     temporal_attention_init: str = "zero_output") -> ViViT:
     """Initialise ``vivit`` in place from an image ViT; returns it.
 
-    ``image_vit``: a ``ViT`` or its state dict (e.g. ``minimodels.hf.load_vit(path).state_dict()``;
-    a Hugging Face ViT state dict is converted first). The two must have the same width,
-    depth, heads and spatial patch size. What is copied (Section 3.4 and the official
-    code's ``initialise_from_train_state``):
+    ``image_vit``: a minimodels ``ViT`` or its state dict. A Hugging Face checkpoint is
+    converted first: ``init_from_image(vivit, minimodels.hf.load_vit(path))``, or
+    ``minimodels.hf.convert_vit_state_dict(state_dict)[0]`` for a state dict in memory. The
+    two models must have the same width, depth, heads and spatial patch size. What is copied
+    (Section 3.4 and the official code's ``initialise_from_train_state``):
 
     - every transformer block (norms, MSA, MLP), the final LayerNorm and the CLS token
       (Models 1-2: the CLS of Model 2's spatial encoder). Model 2: the whole image
@@ -966,11 +954,13 @@ def _image_state_dict(image_vit) -> dict[str, torch.Tensor]:
     if isinstance(image_vit, ViT):
         return {k: v.detach() for k, v in image_vit.state_dict().items()}
     if not isinstance(image_vit, dict):
-        raise TypeError(f"init_from_image needs a ViT or its state dict, got {type(image_vit).__name__}")
-    if "patch_embed.proj.weight" not in image_vit:
-        from .hf import convert_vit_state_dict  # a Hugging Face ViT state dict
-
-        image_vit, _ = convert_vit_state_dict(image_vit)
+        raise TypeError(f"init_from_image needs a minimodels ViT or its state dict, got {type(image_vit).__name__}")
+    if any("patch_embeddings.projection" in k for k in image_vit):
+        raise ValueError(
+            "init_from_image: this is a Hugging Face ViT state dict; convert it first: "
+            "init_from_image(vivit, minimodels.hf.load_vit(path)) for a checkpoint directory, or "
+            "minimodels.hf.convert_vit_state_dict(state_dict)[0] for the dict"
+        )
     needed = ("patch_embed.proj.weight", "encoder.pos_embed.weight", "encoder.cls_token")
     missing = [k for k in needed if k not in image_vit]
     if missing:

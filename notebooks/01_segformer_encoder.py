@@ -47,7 +47,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from minimodels import profiles
 from minimodels.data.digitworld import make_scenes
 from minimodels.flops import BREAKDOWN_HEADERS, breakdown_rows, count_macs, macs_by_module, macs_by_op
-from minimodels.report import figure_saver, n_params, print_table, record, show_source
+from minimodels.layers import count_params
+from minimodels.report import figure_saver, print_table, record, show_source
 from minimodels.segformer import (
     VARIANTS,
     EfficientSelfAttention,
@@ -667,7 +668,7 @@ for name in VARIANTS:
     counts = []
     for ratio in (4, PAPER_E):
         m = meta_model(name, mlp_ratio=ratio)
-        counts += [n_params(m.encoder) / 1e6, n_params(m) / 1e6]
+        counts += [count_params(m.encoder) / 1e6, count_params(m) / 1e6]
     e_counts[name] = counts
     rows.append((name.upper(), round(counts[0], 2), round(counts[2], 2), PAPER_TABLE1A[name]["enc"],
                  round(counts[1], 2), round(counts[3], 2), PAPER_TABLE2_PARAMS.get(name, "-")))
@@ -778,7 +779,7 @@ for i, ((h, w), (h2, w2)) in enumerate(zip(stage_sizes(pe_model.config, 512, 512
     rows.append((i + 1, f"{h}x{w}", pe.numel(), f"{h2}x{w2}", tuple(resized.shape), "bilinear x{}x{}".format(h2 // h, w2 // w)))
 print_table(rows, ["stage", "PE grid (train 512x512)", "PE params", "grid at 1024x2048", "PE used (1, N, C)", "interpolation"])
 n_pe = sum(p.numel() for p in pe_model.encoder.pos_embeds)
-print(f"learned PE: {n_pe:,} parameters, {n_pe / n_params(meta_model('b0').encoder):.0%} of the B0 encoder; Mix-FFN: 0, at any size")
+print(f"learned PE: {n_pe:,} parameters, {n_pe / count_params(meta_model('b0').encoder):.0%} of the B0 encoder; Mix-FFN: 0, at any size")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Mix-FFN has no parameter tied to a size: the same 3x3 filters run on any grid. The
@@ -859,7 +860,7 @@ print_table(rows, ["variant", "channels C_i", "blocks L_i", "heads", "sr (R = sr
 param_rows, params = [], {}
 for name in VARIANTS:
     m = meta_model(name)
-    enc, dec = n_params(m.encoder), n_params(m.decoder)
+    enc, dec = count_params(m.encoder), count_params(m.decoder)
     params[name] = (enc, dec)
     paper = PAPER_TABLE1A[name]
     param_rows.append((name.upper(), f"{enc:,}", round(enc / 1e6, 2), paper["enc"], f"{dec:,}", round(dec / 1e6, 2), paper["dec"],
@@ -1000,7 +1001,7 @@ for name in VARIANTS:
 print_table(rows, ["model", "enc M", "paper", "dec M", "paper", "ADE GFLOPs", "paper"])
 record(NB, "B0 Cityscapes GFLOPs (1024x2048, 150-class head)", round(b0_city_150 / 1e9, 1), PAPER_TABLE1A["b0"]["city"], "GMACs", "Table 1a")
 record(NB, "B5 COCO-Stuff GFLOPs (512x512)", round(b5_512 / 1e9, 1), PAPER_TABLE1A["b5"]["coco"], "GMACs", "Table 1a")
-record(NB, "B0 params with the paper's E = 8,8,4,4", round(n_params(meta_model("b0", mlp_ratio=PAPER_E)) / 1e6, 2), PAPER_TABLE2_PARAMS["b0"], "M", "Table 2 (total): only E = 4 matches")
+record(NB, "B0 params with the paper's E = 8,8,4,4", round(count_params(meta_model("b0", mlp_ratio=PAPER_E)) / 1e6, 2), PAPER_TABLE2_PARAMS["b0"], "M", "Table 2 (total): only E = 4 matches")
 record(NB, "conv output size, in 8, K3 S2 P1", conv_out(8, 3, 2, 1), 4, "", "seed deck's worked example")
 print("results logged:", NB)
 

@@ -36,7 +36,6 @@
 
 # %% slideshow={"slide_type": "skip"}
 import copy
-import dataclasses
 import os
 import tempfile
 import time
@@ -56,8 +55,9 @@ from minimodels.data.ade20k import load_label, reduce_zero_label
 from minimodels.data.transforms import normalize
 from minimodels.data.digitworld import SEG_CLASSES, make_scenes
 from minimodels.flops import count_macs, macs_by_module
+from minimodels.layers import count_params
 from minimodels.metrics import confusion_matrix, mean_iou
-from minimodels.recipes import (
+from minimodels.recipes.segformer import (
     evaluate_segformer,
     make_segformer,
     predict_segformer,
@@ -67,7 +67,6 @@ from minimodels.recipes import (
     segformer_recipe,
     train_segformer,
 )
-from minimodels.report import n_params
 from minimodels.segformer import VARIANTS, AllMLPDecoder, SegFormer, stage_sizes
 
 NB = "02_segformer_decoder_training"
@@ -197,14 +196,14 @@ for name in ("b0", "b2"):
     macs = macs_by_module(shapes_only, torch.empty(1, 3, 512, 512, device="meta"), depth=2)
     macs_512[name] = macs
     d = shapes_only.decoder
-    parts = [("(1) linear_c", n_params(d.linear_c), macs["decoder.linear_c"]),
-             ("(3) linear_fuse + bn", n_params(d.linear_fuse) + n_params(d.bn), macs["decoder.linear_fuse"]),
-             ("(4) classifier", n_params(d.classifier), macs["decoder.classifier"])]
+    parts = [("(1) linear_c", count_params(d.linear_c), macs["decoder.linear_c"]),
+             ("(3) linear_fuse + bn", count_params(d.linear_fuse) + count_params(d.bn), macs["decoder.linear_fuse"]),
+             ("(4) classifier", count_params(d.classifier), macs["decoder.classifier"])]
     for part, p, m in parts:
         rows.append((name.upper(), part, round(p / 1e6, 3), round(m / 1e9, 2)))
     enc_macs = sum(v for k, v in macs.items() if k.startswith("encoder"))
-    rows.append((name.upper(), "whole decoder", round(n_params(d) / 1e6, 3), round(sum(m for *_, m in parts) / 1e9, 2)))
-    rows.append((name.upper(), "(encoder, for scale)", round(n_params(shapes_only.encoder) / 1e6, 3), round(enc_macs / 1e9, 2)))
+    rows.append((name.upper(), "whole decoder", round(count_params(d) / 1e6, 3), round(sum(m for *_, m in parts) / 1e9, 2)))
+    rows.append((name.upper(), "(encoder, for scale)", round(count_params(shapes_only.encoder) / 1e6, 3), round(enc_macs / 1e9, 2)))
 report.print_table(rows, ["model", "decoder part", "params (M)", "GMACs @512x512"])
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -344,7 +343,7 @@ assert logits.shape[-2:] == (94, 125)
 # Nothing in the model upsamples to full size. **Training**: the loss upsamples the logits
 # bilinearly to the *label* size and takes cross entropy there (the official head does the same;
 # shrinking the labels instead would erase thin structures). **Testing**: logits are upsampled to
-# the *image* size, then argmax. Both are in `minimodels.recipes`:
+# the *image* size, then argmax. Both are in `minimodels.recipes.segformer`:
 
 # %%
 report.show_source(segformer_loss)
@@ -478,7 +477,7 @@ table_1a = {}
 for v in VARIANTS:
     m150, m19 = meta_model(v, 150), meta_model(v, 19)
     table_1a[v] = dict(
-        enc=n_params(m150.encoder) / 1e6, dec=n_params(m150.decoder) / 1e6, dec19=n_params(m19.decoder) / 1e6,
+        enc=count_params(m150.encoder) / 1e6, dec=count_params(m150.decoder) / 1e6, dec19=count_params(m19.decoder) / 1e6,
         ade=gmacs(m150, ADE_SIZE.get(v, (512, 512))), city150=gmacs(m150, CITY_SIZE), city19=gmacs(m19, CITY_SIZE),
     )
 
@@ -489,7 +488,7 @@ for v, t in table_1a.items():
     rows.append((v.upper(), round(t["enc"], 2), p[0], pct(t["enc"], p[0]), round(t["dec"], 2), p[1], pct(t["dec"], p[1])))
 print("Parameters (M), 150-class head")
 report.print_table(rows, ["MiT", "enc ours", "enc paper", "diff %", "dec ours", "dec paper", "diff %"])
-b0_total = n_params(meta_model("b0", 150))
+b0_total = count_params(meta_model("b0", 150))
 print(f"B0 with 150 classes: {b0_total:,} parameters (official code: 3,752,694)")
 assert b0_total == 3_752_694
 
@@ -560,7 +559,7 @@ PAPER_TABLE_1B = {256: (25.7, 24.7, 44.9), 512: (39.8, 25.8, 45.0), 768: (62.4, 
 rows, table_1b = [], {}
 for C, (p_flops, p_params, p_miou) in PAPER_TABLE_1B.items():
     m = meta_model("b2", 150, decoder_dim=C)
-    flops, params = gmacs(m, (512, 512)), n_params(m) / 1e6
+    flops, params = gmacs(m, (512, 512)), count_params(m) / 1e6
     table_1b[C] = (flops, params)
     rows.append((C, round(flops, 1), p_flops, pct(flops, p_flops), round(params, 2), p_params, pct(params, p_params), p_miou))
     report.record(NB, f"Table 1b C={C} GFLOPs", round(flops, 1), p_flops, "GMACs")
@@ -589,13 +588,13 @@ assert all(abs(r[3]) < 0.5 and abs(r[6]) < 1.0 for r in rows)
 # scenes very slowly. It first separates digits from background, then sits at chance on which
 # digit (measured: held-out mIoU ~0.15 after 1500 steps at 64px, 0.39 after 2500 at 96px).
 # That is the paper's reason for ImageNet pretraining, in miniature. Other differences from
-# the paper's recipe (lr 6e-5, 160k iterations) are explained in `minimodels.recipes`: the
+# the paper's recipe (lr 6e-5, 160k iterations) are explained in `minimodels.recipes.segformer`: the
 # schedule is a few thousand steps, so the learning rate is larger, with a short warm-up and
 # gradient clipping.
 
 # %% tags=["nbval-ignore-output"]
 recipe = segformer_recipe()
-report.print_table([(k, v) for k, v in dataclasses.asdict(recipe).items()], ["recipe field", "value"])
+report.print_recipe(recipe)
 
 # %% tags=["nbval-ignore-output"]
 result = train_segformer(recipe, log=print)
@@ -603,7 +602,7 @@ model = result.model.eval()
 miou = result.miou
 print(f"held-out mIoU {miou:.3f}   {result.images_per_s:.0f} images/s   {result.wall_time:.0f} s on {result.device}")
 report.record(NB, "DigitWorld held-out mIoU (main run)", round(miou, 3), None, "mIoU",
-              note=f"{recipe.variant.upper()}, {recipe.steps} steps at {recipe.image_size}px, profile {recipe.profile}")
+              note=f"{recipe.variant.upper()}, {recipe.train.steps} steps at {recipe.image_size}px, profile {recipe.profile}")
 report.record(NB, "training throughput", round(result.images_per_s, 1), None, "images/s", note=result.device)
 report.record(NB, "training wall time", round(result.wall_time, 1), None, "s", note=result.device)
 if profiles.current() != "smoke":
@@ -775,7 +774,7 @@ show(fig, "erf")
 DECODER_WIDTHS = profiles.pick(smoke=[16, 32], cpu=[16, 32, 64, 128, 256], gpu=[32, 64, 128, 256, 512, 768])
 FINETUNE_STEPS = profiles.pick(smoke=3, cpu=150, gpu=1000)
 # the recipe's short version for ablations (fewer scenes), with our number of steps
-ablation = segformer_ablation_recipe(steps=FINETUNE_STEPS, warmup_steps=max(1, FINETUNE_STEPS // 10))
+ablation = segformer_ablation_recipe(train=dict(steps=FINETUNE_STEPS, warmup_steps=max(1, FINETUNE_STEPS // 10)))
 abl_images, abl_masks = segformer_data(ablation, "test")
 
 
@@ -795,12 +794,12 @@ for C in DECODER_WIDTHS:
     stage_maps = [torch.empty(1, c, h, w, device="meta") for c, (h, w) in zip(res.model.config.embed_dims,
                                                                               stage_sizes(res.model.config, size, size))]
     dec_macs = count_macs(res.model.decoder, stage_maps)
-    rows.append((C, round(n_params(res.model.decoder) / 1e3, 1), round(dec_macs / 1e6, 1), round(res.miou, 3),
+    rows.append((C, round(count_params(res.model.decoder) / 1e3, 1), round(dec_macs / 1e6, 1), round(res.miou, 3),
                  round(res.wall_time, 1)))
     report.record(NB, f"decoder C={C} on the frozen encoder: DigitWorld mIoU", round(res.miou, 3), None, "mIoU",
-                  note=f"{ablation.steps} decoder steps at {size}px, profile {ablation.profile}")
+                  note=f"{ablation.train.steps} decoder steps at {size}px, profile {ablation.profile}")
 joint = evaluate_segformer(model, abl_images, abl_masks)["miou"]
-rows.append((f"{model.config.decoder_dim} (section 4, trained jointly)", round(n_params(model.decoder) / 1e3, 1), "-",
+rows.append((f"{model.config.decoder_dim} (section 4, trained jointly)", round(count_params(model.decoder) / 1e3, 1), "-",
              round(joint, 3), "-"))
 report.print_table(rows, ["decoder C", "decoder params (k)", f"decoder MMACs @{size}px", "test mIoU", "time (s)"])
 assert all(0.0 <= v <= 1.0 for v in c_ablation.values())
@@ -934,7 +933,7 @@ if ckpt and Path(ckpt).is_dir():
     hub_model = load_segformer(ckpt)
     c = hub_model.config
     print(f"loaded {ckpt}: embed_dims {c.embed_dims}, depths {c.depths}, C={c.decoder_dim}, "
-          f"{c.num_classes} classes, {n_params(hub_model):,} parameters")
+          f"{c.num_classes} classes, {count_params(hub_model):,} parameters")
     with torch.no_grad():
         out = hub_model(normalize(torch.rand(1, 3, 512, 512)))
     print(f"logits {tuple(out.shape)}")

@@ -86,7 +86,7 @@ from minimodels.data.video import (
     uniform_clip_starts,
 )
 from minimodels.flops import count_macs, macs_by_op
-from minimodels.report import n_params
+from minimodels.layers import count_params
 from minimodels.vivit import (
     MODELS,
     Attention,
@@ -866,7 +866,7 @@ table2 = {}
 rows = []
 for name, p in PAPER_TABLE2.items():
     m = meta_vivit("B/16x2", p["model"], num_classes=400, num_frames=32, image_size=224, **p["overrides"])
-    params, macs = n_params(m), count_macs(m, meta_video(32, 224))
+    params, macs = count_params(m), count_macs(m, meta_video(32, 224))
     table2[name] = dict(params=params, gmacs=macs / 1e9)
     rows.append((name, f"{params:,}", round(params / 1e6, 2), p["params"], round(macs / 1e9, 2), p["gflops"],
                  f"{100 * (macs / 1e9 / p['gflops'] - 1):+.2f}%"))
@@ -959,7 +959,7 @@ for frames_l, size in [(16, 224), (32, 224), (32, 288), (32, 320)]:
     top1, paper_g = PAPER_CROP[size]
     if frames_l == 32:
         gmacs_l[size] = g_l
-    rows.append((f"{frames_l} x {size}x{size}", f"{m.config.num_tokens:,}", round(n_params(m) / 1e6, 1), round(g_l, 1), paper_g,
+    rows.append((f"{frames_l} x {size}x{size}", f"{m.config.num_tokens:,}", round(count_params(m) / 1e6, 1), round(g_l, 1), paper_g,
                  f"{100 * (g_l / paper_g - 1):+.2f}%", f"{top1:.1f}" if frames_l == 32 else "-"))
 report.print_table(rows, ["frames x crop", "tokens", "params (M)", "GMACs (ours)", "paper GFLOPs", "difference", "paper K400 top-1 %"])
 tokens_224, tokens_320 = (32 // 2) * (224 // 16) ** 2, (32 // 2) * (320 // 16) ** 2
@@ -1331,7 +1331,7 @@ if ckpt and Path(ckpt).is_dir():
     hub_vivit = load_vivit(ckpt)
     c = hub_vivit.config
     print(f"loaded {ckpt}: {c.num_frames} frames of {c.image_size}, tubelet {c.tubelet}, d={c.hidden_dim}, "
-          f"{c.depth} layers, {c.num_classes} classes, {n_params(hub_vivit):,} parameters")
+          f"{c.depth} layers, {c.num_classes} classes, {count_params(hub_vivit):,} parameters")
     one_view = VideoTestViews(c.num_frames, 2, c.image_size[0], c.image_size[0], temporal_views=1, spatial_views=1,
                               pad="loop")(frames)  # the sample has 48 frames: looped to fill a clip
     probs = multi_view_predict(hub_vivit, one_view)

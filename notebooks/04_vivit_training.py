@@ -46,7 +46,6 @@
 # run 10, ablations 10-15, multi-view 5, questions 10.
 
 # %% slideshow={"slide_type": "skip"}
-import dataclasses
 import time
 
 import matplotlib.pyplot as plt
@@ -57,7 +56,8 @@ from minimodels import profiles, report
 from minimodels.data.motion import DIRECTION_PAIRS, MOTION_CLASSES, MOTION_TYPES, make_motion_videos, reverse_time
 from minimodels.data.video import average_views, multi_view_predict, three_crops, uniform_clip_starts
 from minimodels.flops import count_macs
-from minimodels.recipes import (
+from minimodels.layers import count_params
+from minimodels.recipes.vivit import (
     frame_average_recipe,
     make_vivit,
     motion_metrics,
@@ -70,7 +70,6 @@ from minimodels.recipes import (
     vivit_loss,
     vivit_recipe,
 )
-from minimodels.report import n_params
 from minimodels.vivit import ViViT
 
 NB = "04_vivit_training"
@@ -136,8 +135,8 @@ show(fig, "motion_pairs")
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The reduced recipe
 #
-# `minimodels.recipes.vivit_recipe()` holds the whole run, one dataclass per profile. Like the paper it
-# has two stages:
+# `minimodels.recipes.vivit.vivit_recipe()` holds the whole run, one dataclass per profile. Like the paper it
+# has two stages, each with its own training config:
 #
 # 1. **Image pretraining.** The paper starts from ViT pretrained on ImageNet-21K or JFT. Ours: an image ViT
 #    with the video model's width, depth, heads and 8x8 patches learns to classify single handwritten
@@ -152,7 +151,7 @@ show(fig, "motion_pairs")
 
 # %% tags=["nbval-ignore-output"]
 recipe = vivit_recipe()
-report.print_table([(k, v) for k, v in dataclasses.asdict(recipe).items()], ["recipe field", "value"])
+report.print_recipe(recipe)
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # Two choices differ from the paper and matter at this scale:
@@ -161,9 +160,9 @@ report.print_table([(k, v) for k, v in dataclasses.asdict(recipe).items()], ["re
 #   a long way.
 # - **`init_std`**: the official init draws every Linear from N(0, 0.02), which is about
 #   $0.55/\sqrt{768}$ - made for ViT-B's width. At d = 64 every block then starts as an almost exact
-#   identity, and training sits at chance for hundreds of steps (section 8). The recipe draws
-#   them with std $1/\sqrt{d}$ = 0.125 instead (`reinit_weights`); the head keeps 0.02, so the first loss
-#   is still ln 10.
+#   identity, and training sits at chance for hundreds of steps (section 8). The model's config sets
+#   `init_std` = $1/\sqrt{d}$ = 0.125 instead (the model's own init reads it); the head keeps 0.02, so
+#   the first loss is still ln 10.
 #
 # The training loss, flips and all:
 
@@ -191,7 +190,7 @@ print(f"train {tuple(train_videos.shape)}, test {tuple(test_videos.shape)} in {t
 # %% tags=["nbval-ignore-output"]
 image_vit, pretrain_history = pretrain_image_vit(recipe, log=print)
 digit_acc = float(pretrain_history.evals[-1]["acc"])
-print(f"image ViT: {n_params(image_vit) / 1e3:.0f}k parameters, held-out digit accuracy {digit_acc:.3f} (chance 0.1)")
+print(f"image ViT: {count_params(image_vit) / 1e3:.0f}k parameters, held-out digit accuracy {digit_acc:.3f} (chance 0.1)")
 if not SMOKE:
     assert digit_acc > 0.15
 
@@ -209,7 +208,7 @@ print(f"held-out top-1 {acc:.3f}   direction within pairs {result.direction_acc:
 print(f"{result.clips_per_s:.0f} clips/s, {result.history.train_time:.0f} s of training, {result.wall_time:.0f} s in all, "
       f"on {result.device}")
 report.record(NB, "motion videos held-out top-1 (main run, Model 1)", round(acc, 3), None, "top-1",
-              note=f"d={model.config.hidden_dim} L={model.config.depth}, {recipe.steps} steps, profile {recipe.profile}")
+              note=f"d={model.config.hidden_dim} L={model.config.depth}, {recipe.train.steps} steps, profile {recipe.profile}")
 report.record(NB, "training throughput (main run)", round(result.clips_per_s, 1), None, "clips/s", note=result.device)
 report.record(NB, "training wall time (main run)", round(result.wall_time, 1), None, "s", note=result.device)
 if not SMOKE:
@@ -268,14 +267,14 @@ PAPER_TABLE_1 = {"random": 73.2, "inflate": 77.6, "central": 79.2, "uniform fram
 def run(name, image=image_vit, **overrides):
     """One ablation run on the shared data; returns (result, ms per training step)."""
     r = vivit_ablation_recipe(**overrides)
-    res = train_vivit(r, image_vit=image if r.pretrain_steps else None, data=DATA, log=None)
+    res = train_vivit(r, image_vit=image if r.pretrain.steps else None, data=DATA, log=None)
     ms = 1e3 * res.history.train_time / max(1, len(res.history.loss))
     print(f"{name:<42} top-1 {res.acc:.3f}  direction {res.direction_acc:.3f}  {ms:.0f} ms/step")
     return res, ms
 
 
 ablation = vivit_ablation_recipe()
-print(f"ablation runs: {ablation.steps} steps x {ablation.batch_size} clips each (main run: {recipe.steps})")
+print(f"ablation runs: {ablation.train.steps} steps x {ablation.train.batch_size} clips each (main run: {recipe.train.steps})")
 runs = {}
 t0 = time.perf_counter()
 for init in ("random", "inflate", "central"):
@@ -367,7 +366,7 @@ for m_id in (1, 2, 3, 4):
     with torch.device("meta"):
         m = ViViT.from_variant("Ti/8x2", model=m_id, num_classes=10, num_frames=16, image_size=32, **CPU_MODEL)
     MODEL_MACS[m_id] = count_macs(m, torch.empty(1, 3, 16, 32, 32, device="meta"))
-    MODEL_PARAMS[m_id] = n_params(m)
+    MODEL_PARAMS[m_id] = count_params(m)
 report.print_table([(f"Model {i}", MODEL_PARAMS[i], round(MODEL_MACS[i] / 1e6, 1)) for i in (1, 2, 3, 4)],
                    ["model", "params", "MMACs per clip"])
 
@@ -492,8 +491,9 @@ report.record(NB, "frame-average baseline: direction within pairs", round(base.d
 # - from scratch with the recipe's init (std $1/\sqrt{d}$).
 
 # %% tags=["nbval-ignore-output"]
-runs["scratch, official init"] = run("from scratch, init std 0.02", pretrain_steps=0, init_std=None)
-runs["scratch"] = run("from scratch, init std 1/sqrt(d)", pretrain_steps=0)
+runs["scratch, official init"] = run("from scratch, init std 0.02", pretrain={"steps": 0},
+                                     model_overrides={"init_std": 0.02})
+runs["scratch"] = run("from scratch, init std 1/sqrt(d)", pretrain={"steps": 0})
 
 
 def constant_share(res):

@@ -40,9 +40,10 @@ import torch
 from sklearn.cluster import KMeans
 
 from minimodels import profiles, report
-from minimodels.data.howto import NOUNS, VERBS, Vocab, clips, make_howto_videos
+from minimodels.data.howto import NOUNS, VERBS, clips, make_howto_videos, make_vocab
 from minimodels.kmeans import HierarchicalKMeans
-from minimodels.recipes_videobert import (
+from minimodels.layers import count_params
+from minimodels.recipes.videobert import (
     clip_features,
     fit_visual_words,
     howto_data,
@@ -52,7 +53,7 @@ from minimodels.recipes_videobert import (
     trained_s3d,
     videobert_recipe,
 )
-from minimodels.report import RESULTS_DIR, n_params, print_table, record, show_source
+from minimodels.report import RESULTS_DIR, print_table, record, show_source
 from minimodels.s3d import S3D, SepConv3d
 from minimodels.videobert import build_inputs, segments_from_video
 
@@ -80,7 +81,7 @@ print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num
 # visual words, and the same masked-token loss trains on both.
 
 # %% slideshow={"slide_type": "fragment"}
-vocab = Vocab()
+vocab = make_vocab()
 K_paper = 12**4
 CPU = videobert_recipe("cpu")  # the sizes quoted as "here" are the cpu profile's, under every profile
 print(f"text vocabulary here: {len(vocab)} tokens (special tokens + words); BERT's WordPiece: 30,522")
@@ -175,9 +176,9 @@ show_source(SepConv3d)
 # %% slideshow={"slide_type": "subslide"}
 full = torch.nn.Conv3d(64, 64, 3, padding=1, bias=False)
 sep = SepConv3d(64, 64, 3)
-n_sep_conv = n_params(sep.conv_s) + n_params(sep.conv_t)
-print(f"64 -> 64 channels, k = 3: full 3D kernel {n_params(full):,} weights, separable {n_sep_conv:,} "
-      f"({n_sep_conv / n_params(full):.2f}x; 12 C^2 vs 27 C^2)")
+n_sep_conv = count_params(sep.conv_s) + count_params(sep.conv_t)
+print(f"64 -> 64 channels, k = 3: full 3D kernel {count_params(full):,} weights, separable {n_sep_conv:,} "
+      f"({n_sep_conv / count_params(full):.2f}x; 12 C^2 vs 27 C^2)")
 s3d_demo = S3D.from_variant(RECIPE.s3d_variant, num_classes=len(VERBS) + len(NOUNS)).eval()
 x = cl[:2] * 2 - 1
 print(f"input clips            {tuple(x.shape)}")
@@ -186,7 +187,7 @@ for i, block in enumerate(s3d_demo.blocks):
     h = block(h)
     print(f"after SepConv3d {i}       {tuple(h.shape)}")
 print(f"pooled features        {tuple(s3d_demo.features(x).shape)}   (the real S3D: 1024)")
-print(f"logits (9 verbs + 10 nouns) {tuple(s3d_demo(x).shape)};  parameters: {n_params(s3d_demo):,}")
+print(f"logits (9 verbs + 10 nouns) {tuple(s3d_demo(x).shape)};  parameters: {count_params(s3d_demo):,}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Training it** the way S3D was trained: supervised, on labelled action clips (Kinetics for the real

@@ -42,9 +42,10 @@ import numpy as np
 import torch
 
 from minimodels import profiles, report
-from minimodels.data.howto import NOUNS, VERBS, clips
-from minimodels.recipes_videobert import (
-    bleu4,
+from minimodels.data.howto import NOUNS, VERBS, ZERO_SHOT_TEMPLATE, clips
+from minimodels.layers import count_params
+from minimodels.metrics import bleu4
+from minimodels.recipes.videobert import (
     caption_dataset,
     generate_captions,
     step_tokens,
@@ -56,7 +57,7 @@ from minimodels.recipes_videobert import (
     visual_words,
     zero_shot_eval,
 )
-from minimodels.report import RESULTS_DIR, n_params, print_table, record, show_source
+from minimodels.report import RESULTS_DIR, print_table, record, show_source
 from minimodels.videobert import (
     REGIMES,
     forecast,
@@ -184,7 +185,7 @@ text_bert, text_hist, model, hist = trained_videobert(RECIPE, examples, vocab, k
                                                       reuse=False, log=print)  # saved for notebooks 07-08
 train_time = time.perf_counter() - t0
 bert_prior = text_bert_prior(RECIPE, text_bert, test_videos, test_tokens, vocab)
-print(f"pre-training: {train_time:.0f} s, {n_params(model):,} parameters "
+print(f"pre-training: {train_time:.0f} s, {count_params(model):,} parameters "
       f"({model.text_vocab_size} text tokens + {model.num_visual_words} visual words)")
 
 # %% tags=["nbval-ignore-output"]
@@ -253,7 +254,7 @@ if PROFILE != "smoke":
 shown = [(v, s) for v, t in zip(test_videos[:6], test_tokens[:6]) for s in zip(v.steps, step_tokens(v, t))][:6]
 fig, axes = plt.subplots(1, len(shown), figsize=(2.1 * len(shown), 2.8))
 for ax, (v, ((verb, noun, a, b), (words, _, _))) in zip(axes, shown):
-    r = zero_shot_verb_noun(model, words, vocab)[0]
+    r = zero_shot_verb_noun(model, words, vocab, VERBS, NOUNS, ZERO_SHOT_TEMPLATE)[0]
     ax.imshow(v.frames[:, (a + b) // 2].permute(1, 2, 0).numpy())
     ax.set_xticks([]), ax.set_yticks([])
     ax.set_title(f"true: {VERBS[verb]} the {NOUNS[noun]}", fontsize=8)
@@ -281,8 +282,7 @@ for label, kw in (("S3D", {}), ("VideoBERT + S3D", dict(model=model, vocab=vocab
     Xt, Mt, Ct = caption_dataset(test_videos, test_features, test_tokens, **kw)
     D = train_features[0].shape[-1]  # S3D's part of every feature; the rest is VideoBERT's
     groups = None if X.shape[-1] == D else (D, X.shape[-1] - D)
-    captioner = train_captioner(X, M, C, vocab, steps=RECIPE.caption_steps, seed=RECIPE.seed,
-                                feature_groups=groups, log=None)
+    captioner = train_captioner(X, M, C, vocab, RECIPE.caption, feature_groups=groups, log=None)
     captions[label] = generate_captions(captioner, Xt, Mt, vocab)
 references = Ct
 bleu = {label: bleu4(h, references) for label, h in captions.items()}

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from minimodels import profiles, report
-from minimodels.recipes_videobert import (
+from minimodels.recipes.videobert import (
     main_videobert,
     train_videobert,
     videobert_recipe,
@@ -77,7 +77,7 @@ print(f"ready in {time.perf_counter() - t0:.0f} s; zero-shot: " + ", ".join(f"{k
 # (Runs without concatenation take half the time: their sequences are shorter.)
 
 # %% tags=["nbval-ignore-output"]
-print(f"ablation runs: {RECIPE.steps} VideoBERT steps each, from the text BERT of notebook 06"
+print(f"ablation runs: {RECIPE.train.steps} VideoBERT steps each, from the text BERT of notebook 06"
       " (the main run is the 'both' arm)")
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from minimodels import profiles, report
-from minimodels.recipes_videobert import (
+from minimodels.recipes.videobert import (
     main_videobert,
     train_videobert,
     videobert_recipe,
@@ -80,7 +80,7 @@ print(f"ready in {time.perf_counter() - t0:.0f} s; zero-shot: " + ", ".join(f"{k
 # %% tags=["nbval-ignore-output"]
 PAPER_T2 = {"10K": (0.4, 15.5, 2.9, 17.8), "50K": (1.1, 15.7, 8.7, 27.3), "100K": (2.9, 24.5, 11.2, 30.6),
             "300K": (3.2, 43.3, 13.1, 33.7)}  # the paper's Table 2 (%): verb top-1/5, object top-1/5
-print(f"{RECIPE.steps} VideoBERT steps x {RECIPE.batch_size} sequences per run")
+print(f"{RECIPE.train.steps} VideoBERT steps x {RECIPE.train.batch_size} sequences per run")
 size_rows, sweep, t0 = [], [], time.perf_counter()
 for frac in FRACTIONS:
     t = time.perf_counter()

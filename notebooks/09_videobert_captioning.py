@@ -27,6 +27,7 @@
 # VideoBERT's pre-training stays, and the seeds show how much of each difference is noise.
 
 # %% slideshow={"slide_type": "skip"}
+import dataclasses
 import time
 
 import matplotlib.pyplot as plt
@@ -34,8 +35,8 @@ import numpy as np
 import torch
 
 from minimodels import profiles, report
-from minimodels.recipes_videobert import (
-    bleu4,
+from minimodels.metrics import bleu4
+from minimodels.recipes.videobert import (
     caption_dataset,
     generate_captions,
     main_videobert,
@@ -91,7 +92,7 @@ print(f"{n_train} captioned training segments from {len(vw.train_videos)} videos
 # %% tags=["nbval-ignore-output"]
 BUDGETS = profiles.pick(smoke=[(4, 2), (None, 2)],  # (segments or None for all, captioner steps)
                         cpu=[(60, 300), (150, 300), (450, 600)],
-                        gpu=[(60, 300), (150, 300), (450, 600), (None, RECIPE.caption_steps)])
+                        gpu=[(60, 300), (150, 300), (450, 600), (None, RECIPE.caption.steps)])
 SEEDS = profiles.pick(smoke=[0], cpu=[0, 1, 2], gpu=[0, 1, 2, 3, 4])
 t0 = time.perf_counter()
 bleu, examples = {}, {}  # (segments, features) -> BLEU-4 per seed; (segments, features) -> captions of seed 0
@@ -105,8 +106,10 @@ for budget, steps in BUDGETS:
         X, M, C = train_sets[label]
         Xt, Mt, _ = test_sets[label]
         for seed in seeds:
-            captioner = train_captioner(X[:n], M[:n], C[:n], vocab, steps=steps, seed=seed,
-                                        feature_groups=GROUPS[label], log=None)
+            # a short schedule warms up for a tenth of it (at most the recipe's warm-up)
+            config = dataclasses.replace(RECIPE.caption, steps=steps, seed=seed,
+                                         warmup_steps=min(RECIPE.caption.warmup_steps, steps // 10))
+            captioner = train_captioner(X[:n], M[:n], C[:n], vocab, config, feature_groups=GROUPS[label], log=None)
             hyps = generate_captions(captioner, Xt, Mt, vocab)
             bleu.setdefault((n, label), []).append(bleu4(hyps, references))
             if seed == seeds[0]:

@@ -8,7 +8,8 @@ import sys
 import pytest
 import torch
 
-from minimodels.bert import VARIANTS, Bert, BertConfig, extend_vocab, num_parameters
+from minimodels.bert import VARIANTS, Bert, BertConfig, extend_vocab
+from minimodels.layers import count_params
 from minimodels.hf import load_bert, read_checkpoint
 
 TINY = dict(vocab_size=60, max_positions=16, dropout=0.0, attention_dropout=0.0)
@@ -48,11 +49,11 @@ def test_parameter_counts_equal_transformers():
                 hidden_size=v["hidden_dim"], num_hidden_layers=v["depth"], num_attention_heads=v["num_heads"],
                 intermediate_size=v["mlp_dim"]))
             ours = Bert.from_variant(name)
-        assert num_parameters(ours) == sum(p.numel() for p in theirs.parameters()) == expected
+        assert count_params(ours) == sum(p.numel() for p in theirs.parameters()) == expected
     # VideoBERT: BERT-large with 12^4 visual words appended (a row + an MLM bias each)
     with torch.device("meta"):
         video_bert = Bert.from_variant("large", vocab_size=30522 + 12**4)
-    assert num_parameters(video_bert) == 335_174_458 + 20_736 * (1024 + 1)
+    assert count_params(video_bert) == 335_174_458 + 20_736 * (1024 + 1)
 
 
 def test_padding_is_invisible_to_real_tokens():

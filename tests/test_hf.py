@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from minimodels.hf import hub_key, load_segformer, read_checkpoint, segformer_key
+from minimodels.layers import count_params
 from minimodels.segformer import SegFormer
 
 transformers = pytest.importorskip("transformers")
@@ -113,9 +114,7 @@ def test_config_translation(b0_dir):
     assert cfg.sr_ratios == (8, 4, 2, 1) and cfg.mlp_ratios == (4, 4, 4, 4)
     assert cfg.num_classes == 7 and cfg.class_names == tuple(f"LABEL_{i}" for i in range(7))
     assert cfg.layer_norm_eps == 1e-5  # what transformers' code uses, whatever config.json says
-    assert sum(p.numel() for p in model.parameters()) == sum(
-        p.numel() for p in SegFormer.from_variant("b0", num_classes=7).parameters()
-    )
+    assert count_params(model) == count_params(SegFormer.from_variant("b0", num_classes=7))
 
 
 def test_key_and_value_become_one_kv_linear(b0_dir):

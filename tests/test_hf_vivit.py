@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from minimodels.hf import convert_vit_state_dict, load_vit, load_vivit, read_checkpoint
+from minimodels.layers import count_params
 from minimodels.vivit import ViViT, init_from_image
 
 transformers = pytest.importorskip("transformers")
@@ -134,8 +135,7 @@ def test_parameter_count_equals_transformers_vivit_b():
     with torch.device("meta"):
         theirs = transformers.VivitForVideoClassification(transformers.VivitConfig(num_labels=400))
         ours = ViViT.from_variant("B/16x2", model=1, num_classes=400, num_frames=32, image_size=224)
-    n = sum(p.numel() for p in theirs.parameters())
-    assert n == sum(p.numel() for p in ours.parameters()) == 88_954_000
+    assert count_params(theirs) == count_params(ours) == 88_954_000
 
 
 def test_loader_does_not_import_transformers():
@@ -251,11 +251,13 @@ def test_hf_image_model_initialises_a_video_model(tmp_path):
     static = image.unsqueeze(2).expand(-1, -1, 4, -1, -1)
     with torch.no_grad():  # a still video through the average-pool baseline = the image model
         assert (video_model(static) - hf(pixel_values=image).logits).abs().max() < 1e-4
-    # a raw transformers state dict works as well
+    # a raw transformers state dict is converted first (vivit knows no Hugging Face names)
     raw = read_checkpoint(tmp_path)[1]
+    other = ViViT(video_model.config)
+    with pytest.raises(ValueError, match=r"Hugging Face ViT state dict; convert it first.*convert_vit_state_dict"):
+        init_from_image(other, raw)
     converted, unexpected = convert_vit_state_dict(raw)
     assert not unexpected and "encoder.blocks.1.attn.qkv.weight" in converted
-    other = ViViT(video_model.config)
-    init_from_image(other, raw, tubelet_init="inflate")
+    init_from_image(other, converted, tubelet_init="inflate")
     for (k, a), (_, b) in zip(video_model.state_dict().items(), other.state_dict().items()):
         assert torch.equal(a, b), k

@@ -9,22 +9,29 @@ import pytest
 import torch
 
 from minimodels.captioner import Captioner, CaptionerConfig
-from minimodels.data.howto import Vocab, make_howto_videos
-from minimodels.recipes_videobert import (
+from minimodels.data.howto import make_howto_videos, make_vocab
+from minimodels.metrics import bleu4, ranking_metrics
+from minimodels.recipes.videobert import (
     NUM_NOUNS,
     NUM_VERBS,
+    caption_dataset,
+    caption_segments,
     clip_features,
     fit_visual_words,
     howto_data,
     make_s3d,
+    make_videobert,
     pretrain_s3d_on_digits,
     pretraining_examples,
-    ranking_metrics,
+    run,
     run_pipeline,
     step_tokens,
     tokenize_videos,
+    trained_s3d,
+    trained_videobert,
     videobert_recipe,
 )
+from minimodels.train import load_checkpoint
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,9 +44,10 @@ def test_recipe_profiles_and_overrides():
     assert gpu.n_train > cpu.n_train > smoke.n_train
     assert gpu.num_visual_words > cpu.num_visual_words > smoke.num_visual_words
     assert cpu.num_visual_words == 12**2 and gpu.num_visual_words == 12**3
-    r = videobert_recipe("cpu", steps=5, howto={"misalignment": 0.0}, bert_overrides={"depth": 1})
-    assert r.steps == 5 and r.howto == {**cpu.howto, "misalignment": 0.0}  # merged, not replaced
-    assert r.bert_overrides["depth"] == 1 and r.train_config().steps == 5
+    r = videobert_recipe("cpu", train={"steps": 5}, howto={"misalignment": 0.0}, bert_overrides={"depth": 1})
+    assert r.train.steps == 5 and r.howto == {**cpu.howto, "misalignment": 0.0}  # merged, not replaced
+    assert r.bert_overrides["depth"] == 1 and r.train.lr == cpu.train.lr
+    assert gpu.text_bert.lr == gpu.train.lr < cpu.train.lr  # each stage's knobs are its own, set per profile
     with pytest.raises(ValueError, match="unknown profile"):
         videobert_recipe("tpu")
     with pytest.raises(TypeError, match="unknown VideoBertRecipe field"):
@@ -76,7 +84,7 @@ def test_ranking_metrics():
 def test_image_pretraining_touches_only_centre_taps_of_time():
     """A one-frame clip uses only the centre tap of every temporal kernel: the image
     pretraining trains the spatial convolutions as a 2D CNN's and leaves the other taps."""
-    r = videobert_recipe("smoke", s3d_pretrain_steps=3)
+    r = videobert_recipe("smoke", s3d_pretrain={"steps": 3})
     model = make_s3d(r)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     pretrain_s3d_on_digits(model, r, log=None)
@@ -98,7 +106,7 @@ def test_the_smoke_pipeline_runs_end_to_end():
     assert res.zero_shot["steps"] == sum(len(v.steps) for v in res.test_videos)
     assert set(res.supervised) == {"verb_top1", "verb_top5", "noun_top1", "noun_top5"}
     assert all(0 <= int(t.min()) and int(t.max()) < r.num_visual_words for t in res.train_tokens)
-    assert len(res.history.loss) == r.steps
+    assert len(res.history.loss) == r.train.steps
     m = res.metrics()
     json.dumps(m)  # plain values only
     assert m["num_visual_words"] == r.num_visual_words
@@ -112,7 +120,7 @@ def test_features_words_and_examples_line_up():
     assert [f.shape for f in feats] == [(v.num_clips, s3d.feature_dim) for v in videos]
     km = fit_visual_words(r, feats)
     tokens = tokenize_videos(km, feats)
-    examples = pretraining_examples(videos, tokens, Vocab())
+    examples = pretraining_examples(videos, tokens, make_vocab())
     assert [len(e) for e in examples] == [len(v.narration) for v in videos]
     assert all(set(vid) <= set(t.tolist()) for e, t in zip(examples, tokens) for _, vid in e)
 
@@ -183,7 +191,7 @@ def test_captioner_learns_to_copy_a_feature_into_words():
 
 def test_cli_runs_the_smoke_pipeline(tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "minimodels.train", "videobert", "--profile", "smoke",
+    proc = subprocess.run([sys.executable, "-m", "minimodels.recipes", "videobert", "--profile", "smoke",
                            "--out", str(out), "--no-progress"], capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     metrics = json.loads((out / "metrics.json").read_text())
@@ -207,20 +215,19 @@ def _crash_at(line_start: str):
 def test_an_interrupted_pipeline_resumes_to_the_same_end(tmp_path):
     """Crash inside the clip network's training, resume, crash inside VideoBERT's, resume again:
     the models, the histories and the metrics equal an uninterrupted run's."""
-    from minimodels.recipes_videobert import run_videobert
-    from minimodels.train import load_checkpoint
-
-    kw = dict(steps=6, s3d_steps=4, log_every=1)  # "step 3/4": only the clip network; "step 4/6": only VideoBERT
-    whole = run_videobert("smoke", out_dir=tmp_path / "whole", log=None, **kw)
+    # "step 3/4": only the clip network; "step 4/6": only VideoBERT
+    kw = dict(train=dict(steps=6, log_every=1), s3d=dict(steps=4, log_every=1), s3d_pretrain=dict(log_every=1),
+              text_bert=dict(log_every=1))
+    whole = run("smoke", out_dir=tmp_path / "whole", log=None, **kw)
     out = tmp_path / "crashed"
     with pytest.raises(_Crash, match="step 3/4"):
-        run_videobert("smoke", out_dir=out, log=_crash_at("step 3/4"), **kw)
+        run("smoke", out_dir=out, log=_crash_at("step 3/4"), **kw)
     assert load_checkpoint(out / "stages" / "s3d.pt")["step"] == 2
     assert not (out / "stages" / "videobert.pt").exists()
     with pytest.raises(_Crash, match="step 4/6"):
-        run_videobert("smoke", out_dir=out, resume=True, log=_crash_at("step 4/6"), **kw)
+        run("smoke", out_dir=out, resume=True, log=_crash_at("step 4/6"), **kw)
     assert load_checkpoint(out / "stages" / "videobert.pt")["step"] == 3
-    resumed = run_videobert("smoke", out_dir=out, resume=True, log=None, **kw)
+    resumed = run("smoke", out_dir=out, resume=True, log=None, **kw)
 
     assert sorted(p.name for p in (out / "stages").iterdir()) == \
         ["s3d.pt", "s3d_pretrain.pt", "text_bert.pt", "videobert.pt"]
@@ -232,7 +239,7 @@ def test_an_interrupted_pipeline_resumes_to_the_same_end(tmp_path):
         for name, t in a[part].items():
             assert torch.equal(t, b[part][name]), (part, name)
     # without resume, the same directory starts again from scratch (and ends in the same place)
-    again = run_videobert("smoke", out_dir=out, log=None, **kw)
+    again = run("smoke", out_dir=out, log=None, **kw)
     assert again["history"]["loss"] == whole["history"]["loss"]
 
 
@@ -241,8 +248,6 @@ def test_num_classes_of_the_clip_network():
 
 
 def test_caption_segments_and_bleu():
-    from minimodels.recipes_videobert import bleu4, caption_segments
-
     v = make_howto_videos(1, size=16, clip_frames=4, seed=5, steps=(3, 3))[0]
     segs = caption_segments(v)
     assert len(segs) == 2
@@ -257,8 +262,6 @@ def test_caption_segments_and_bleu():
 
 
 def test_caption_dataset_concatenates_videobert_features():
-    from minimodels.recipes_videobert import caption_dataset, make_videobert
-
     r = videobert_recipe("smoke")
     videos = howto_data(r, "train")
     s3d = make_s3d(r).eval()
@@ -268,7 +271,7 @@ def test_caption_dataset_concatenates_videobert_features():
     X, mask, caps = caption_dataset(videos, feats)
     assert X.shape[0] == len(caps) == sum(len(v.steps) - 1 for v in videos) and X.shape[2] == s3d.feature_dim
     assert mask.sum(1).min() >= 2
-    vocab = Vocab()
+    vocab = make_vocab()
     vb = make_videobert(r, vocab, km)
     X2, mask2, caps2 = caption_dataset(videos, feats, tokens, vb, vocab)
     assert caps2 == caps and torch.equal(mask2, mask)
@@ -277,8 +280,6 @@ def test_caption_dataset_concatenates_videobert_features():
 
 
 def test_trained_models_are_cached_and_reloaded(tmp_path):
-    from minimodels.recipes_videobert import trained_s3d, trained_videobert
-
     r = videobert_recipe("smoke")
     s3d, hist = trained_s3d(r, cache_dir=tmp_path, log=None)
     assert hist is not None and len(list(tmp_path.glob("s3d-smoke-*.pt"))) == 1
@@ -286,13 +287,13 @@ def test_trained_models_are_cached_and_reloaded(tmp_path):
     assert hist2 is None
     assert all(torch.equal(a, b) for a, b in zip(s3d.state_dict().values(), again.state_dict().values()))
     # another clip-network recipe does not pick up these weights
-    _, hist3 = trained_s3d(videobert_recipe("smoke", s3d_steps=3), cache_dir=tmp_path, log=None)
+    _, hist3 = trained_s3d(videobert_recipe("smoke", s3d={"steps": 3}), cache_dir=tmp_path, log=None)
     assert hist3 is not None
 
     videos = howto_data(r, "train")
     feats = clip_features(s3d, videos)
     km = fit_visual_words(r, feats)
-    vocab = Vocab()
+    vocab = make_vocab()
     examples = pretraining_examples(videos, tokenize_videos(km, feats), vocab)
     tb, th, vb, h = trained_videobert(r, examples, vocab, km, cache_dir=tmp_path, log=None)
     assert th is not None and h is not None

@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from minimodels.s3d import VARIANTS, S3D, S3DConfig, SepConv3d, num_parameters
+from minimodels.layers import count_params
+from minimodels.s3d import VARIANTS, S3D, S3DConfig, SepConv3d
 
 
 @pytest.fixture(autouse=True)
@@ -59,7 +60,7 @@ def test_separable_has_fewer_parameters_than_full_3d(cin, cout, k):
     assert conv_weights == cin * cout * k * k + cout * cout * k
     full = nn.Conv3d(cin, cout, k, bias=False)
     assert full.weight.numel() == cin * cout * k**3
-    assert num_parameters(sep) < num_parameters(full)
+    assert count_params(sep) < count_params(full)
 
 
 def test_input_errors():

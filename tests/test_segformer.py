@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from minimodels.layers import DropPath, Mlp, drop_path_rates
+from minimodels.layers import DropPath, Mlp, count_params, drop_path_rates
 from minimodels.segformer import (
+    FFN,
     VARIANTS,
     ConcatLinear,
     EfficientSelfAttention,
@@ -28,10 +29,6 @@ PARAMS_150 = {
     "b4": 64_108_374,
     "b5": 84_708_694,
 }
-
-
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 @pytest.fixture(scope="module")
@@ -92,14 +89,14 @@ def test_param_counts_match_official_and_transformers(name):
     with torch.device("meta"):  # shapes only: no memory, no initialisation cost
         ours = SegFormer.from_variant(name)
         theirs = transformers.SegformerForSemanticSegmentation(hf_cfg)
-    assert n_params(ours) == n_params(theirs) == PARAMS_150[name]
+    assert count_params(ours) == count_params(theirs) == PARAMS_150[name]
 
 
 def test_decoder_dim_override_changes_only_the_decoder():
     def counts(dim):
         with torch.device("meta"):
             m = SegFormer.from_variant("b2", decoder_dim=dim)
-        return n_params(m.encoder), n_params(m.decoder), m.config.decoder_dim
+        return count_params(m.encoder), count_params(m.decoder), m.config.decoder_dim
 
     enc_768, dec_768, d = counts(768)
     assert d == 768
@@ -256,7 +253,12 @@ def test_learned_pe_variant_replaces_the_depthwise_conv():
     torch.manual_seed(8)
     pe = SegFormer.from_variant("b0", num_classes=5, pos_encoding="learned", pe_size=(64, 64)).eval()
     mix = SegFormer.from_variant("b0", num_classes=5)
-    assert all(isinstance(b.mlp, Mlp) for stage in pe.encoder.blocks for b in stage)
+    assert all(isinstance(b.mlp, FFN) and isinstance(b.mlp, Mlp) for stage in pe.encoder.blocks for b in stage)
+    assert all(isinstance(b.mlp, MixFFN) for stage in mix.encoder.blocks for b in stage)
+    x = torch.randn(2, 12, 32)
+    with torch.no_grad():  # one signature, (tokens, H, W); the plain FFN does not read H and W
+        ffn = pe.encoder.blocks[0][0].mlp
+        assert torch.equal(ffn(x, 3, 4), Mlp.forward(ffn, x))
     grids = stage_sizes(pe.config, 64, 64)
     assert [tuple(p.shape) for p in pe.encoder.pos_embeds] == [
         (1, c, h, w) for c, (h, w) in zip(pe.config.embed_dims, grids)
@@ -265,7 +267,7 @@ def test_learned_pe_variant_replaces_the_depthwise_conv():
         b.mlp.dwconv.weight.numel() + b.mlp.dwconv.bias.numel() for stage in mix.encoder.blocks for b in stage
     )
     pe_params = sum(p.numel() for p in pe.encoder.pos_embeds)
-    assert n_params(pe) == n_params(mix) - dwconv_params + pe_params
+    assert count_params(pe) == count_params(mix) - dwconv_params + pe_params
 
 
 def test_learned_pe_init_std_sets_the_scale_of_the_positions():

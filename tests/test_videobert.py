@@ -8,13 +8,14 @@ import pytest
 import torch
 
 from minimodels.bert import Bert
-from minimodels.data.howto import INSTRUCTION_TEMPLATES, NOUNS, VERBS, Vocab
+from minimodels.data.howto import INSTRUCTION_TEMPLATES, NOUNS, VERBS, ZERO_SHOT_TEMPLATE, make_vocab
+from minimodels.tokens import SPECIAL_TOKENS, Vocab
 from minimodels.videobert import (
     CLS_ID, JOIN_ID, MASK_ID, PAD_ID, SEP_ID, VideoBert, build_inputs, forecast, make_pretraining_batch,
     mask_tokens, segments_from_video, text_to_video, videobert_loss, zero_shot_verb_noun,
 )
 
-VOCAB = Vocab()
+VOCAB = make_vocab()  # the how-to world's words; the model itself knows none
 V = len(VOCAB)
 TINY = dict(max_positions=32, dropout=0.0, attention_dropout=0.0)
 
@@ -268,17 +269,15 @@ def test_model_errors():
 def test_inference_helpers_shapes():
     K = 12
     model = tiny_model(K)
-    res = zero_shot_verb_noun(model, [[1, 2, 3], [4, 5]], VOCAB, topk=3)
+    res = zero_shot_verb_noun(model, [[1, 2, 3], [4, 5]], VOCAB, VERBS, NOUNS, ZERO_SHOT_TEMPLATE, topk=3)
     assert len(res) == 2 and len(res[0]["verbs"]) == 3 and set(res[0]["verbs"]) <= set(VERBS)
     assert set(res[1]["nouns"]) <= set(NOUNS) and res[0]["verb_logits"].shape == (len(VERBS),)
     # ranked: the top verb has the highest score
     assert res[0]["verbs"][0] == VERBS[int(res[0]["verb_logits"].argmax())]
-    prior = zero_shot_verb_noun(model, None, VOCAB)  # language prior: no video
+    prior = zero_shot_verb_noun(model, None, VOCAB, VERBS, NOUNS, ZERO_SHOT_TEMPLATE)  # language prior: no video
     assert len(prior) == 1
     with pytest.raises(ValueError, match="exactly two"):
-        zero_shot_verb_noun(model, [1], VOCAB, template="now [MASK] it")
-    with pytest.raises(ValueError, match="not in the vocabulary"):
-        zero_shot_verb_noun(model, [1], VOCAB, verbs=("juggle",))
+        zero_shot_verb_noun(model, [1], VOCAB, VERBS, NOUNS, "now [MASK] it")
     words = text_to_video(model, VOCAB.encode("lift the three"), VOCAB, num_tokens=4)
     assert words.shape == (4,) and ((words >= 0) & (words < K)).all()
     assert text_to_video(model, [VOCAB.encode("lift the three"), [7]], VOCAB, 3).shape == (2, 3)
@@ -287,6 +286,93 @@ def test_inference_helpers_shapes():
     assert forecast(model, [[1, 2, 3], [4]], 2).shape == (2, 2)
     with pytest.raises(ValueError, match="the model's text vocabulary has %d" % V):
         text_to_video(model, [7], Vocab(["lift", "the"]), 2)
+
+
+def test_zero_shot_words_must_be_in_the_vocabulary():
+    model = tiny_model(12)
+    with pytest.raises(ValueError, match=r"verbs \['juggle'\] are not in the vocabulary"):
+        zero_shot_verb_noun(model, [1], VOCAB, ("lift", "juggle"), NOUNS, ZERO_SHOT_TEMPLATE)
+    with pytest.raises(ValueError, match=r"nouns \['onion'\] are not in the vocabulary"):
+        zero_shot_verb_noun(model, [1], VOCAB, VERBS, ("one", "onion"), ZERO_SHOT_TEMPLATE)
+    with pytest.raises(KeyError, match="'whisk'"):  # every word of the template too
+        zero_shot_verb_noun(model, [1], VOCAB, VERBS, NOUNS, "now [MASK] and whisk the [MASK]")
+
+
+# ---------------------------------------------------------------- any vocabulary
+
+KITCHEN = Vocab(["please", "chop", "whisk", "fry", "the", "onion", "egg", "now", "and"])
+KITCHEN_TEMPLATE = "please [MASK] the [MASK] now"
+
+
+class DictVocab:
+    """Not a minimodels Vocab: only the members a model asks for (stoi, encode, len)."""
+
+    def __init__(self, words):
+        self.stoi = {t: i for i, t in enumerate(SPECIAL_TOKENS + tuple(words))}
+
+    def __len__(self):
+        return len(self.stoi)
+
+    def encode(self, text, strict=False):
+        return [self.stoi[w] for w in text.split()]
+
+
+def test_any_vocabulary_works():
+    """The model knows no data set: other words, other verbs, nouns and template, and a
+    vocabulary object of another class give the same numbers as the same words in a Vocab."""
+    K = 6
+    model = VideoBert.from_variant("tiny", len(KITCHEN), K, **TINY)
+    verbs, nouns = ("chop", "whisk", "fry"), ("onion", "egg")
+    res = zero_shot_verb_noun(model, [[0, 1], [5]], KITCHEN, verbs, nouns, KITCHEN_TEMPLATE, topk=2)
+    assert [len(r["verbs"]) for r in res] == [2, 2] and set(res[0]["verbs"]) <= set(verbs)
+    assert set(res[1]["nouns"]) == set(nouns) and res[1]["noun_logits"].shape == (2,)
+    # the scores are the model's logits at the two masks, over the listed words (here without padding)
+    with torch.no_grad():
+        logits, _ = model.eval()(build_inputs(KITCHEN.encode(KITCHEN_TEMPLATE), [5], KITCHEN))
+    assert torch.allclose(res[1]["verb_logits"], logits[0, 2, [KITCHEN.stoi[v] for v in verbs]], atol=1e-5)
+    assert torch.allclose(res[1]["noun_logits"], logits[0, 4, [KITCHEN.stoi[n] for n in nouns]], atol=1e-5)
+    segs = segments_from_video([(0.0, 1.0, "chop the onion"), (1.0, 2.0, "and fry the egg")], [3, 4], 1.0, KITCHEN)
+    assert segs == [(KITCHEN.encode("chop the onion"), [3]), (KITCHEN.encode("and fry the egg"), [4])]
+    batch = make_pretraining_batch([segs, segs[::-1]], (1, 1, 1), KITCHEN, torch.Generator().manual_seed(0),
+                                   num_visual_words=K, batch_size=8)
+    assert torch.isfinite(videobert_loss(model, batch)[0])
+    assert text_to_video(model, KITCHEN.encode("fry the egg"), KITCHEN, 2).shape == (2,)
+    # any object with stoi, encode and len will do
+    duck = DictVocab(KITCHEN.itos[len(SPECIAL_TOKENS):])
+    same = zero_shot_verb_noun(model, [[0, 1], [5]], duck, verbs, nouns, KITCHEN_TEMPLATE, topk=2)
+    assert all(torch.equal(a["verb_logits"], b["verb_logits"]) and a["nouns"] == b["nouns"] for a, b in zip(res, same))
+    assert torch.equal(build_inputs(duck.encode("fry the egg"), [1, 2], duck).input_ids,
+                       build_inputs(KITCHEN.encode("fry the egg"), [1, 2], KITCHEN).input_ids)
+    assert forecast(model, [1, 2, 3], 2, duck).shape == (2,)
+
+
+@pytest.mark.parametrize("missing", ["stoi", "encode", "__len__"])
+def test_vocabulary_missing_a_member_is_named(missing):
+    members = dict(stoi=dict(KITCHEN.stoi), encode=staticmethod(KITCHEN.encode), __len__=lambda self: len(KITCHEN))
+    partial = type("PartialVocab", (), {k: v for k, v in members.items() if k != missing})()
+    model = VideoBert.from_variant("tiny", len(KITCHEN), 6, **TINY)
+    pattern = f"has no '{missing}'"
+    with pytest.raises(TypeError, match=f"build_inputs: vocab \\(PartialVocab\\) {pattern}"):
+        build_inputs([7], [1], partial)
+    with pytest.raises(TypeError, match=f"zero_shot_verb_noun: .*{pattern}"):
+        zero_shot_verb_noun(model, [1], partial, ("chop",), ("egg",), KITCHEN_TEMPLATE)
+    with pytest.raises(TypeError, match=f"text_to_video: .*{pattern}"):
+        text_to_video(model, [7], partial, 2)
+    with pytest.raises(TypeError, match=f"segments_from_video: .*{pattern}"):
+        segments_from_video([(0.0, 1.0, "chop")], [1], 1.0, partial)
+    with pytest.raises(TypeError, match=f"forecast: .*{pattern}"):
+        forecast(model, [1], 2, partial)
+    with pytest.raises(TypeError, match=pattern):
+        make_pretraining_batch([[([7], [1])]], (1, 0, 0), partial, num_visual_words=6)
+
+
+def test_vocabulary_special_tokens_must_come_first():
+    shuffled = DictVocab([])
+    shuffled.stoi = {t: i for i, t in enumerate(("chop",) + SPECIAL_TOKENS)}  # a word before [PAD]
+    with pytest.raises(ValueError, match=r"build_inputs: the vocabulary's \[PAD\] has id 1, expected 0"):
+        build_inputs([7], [1], shuffled)
+    with pytest.raises(TypeError, match="has no 'stoi'"):
+        build_inputs([7], [1], ["[PAD]", "[CLS]"])  # a list of tokens is not a vocabulary
 
 
 def test_segments_from_video():
@@ -337,10 +423,11 @@ def test_tiny_videobert_learns_the_verb_from_video():
     test_gen = torch.Generator().manual_seed(123)
     verbs = torch.randint(len(VERBS), (200,), generator=test_gen)
     videos = [(2 * v + torch.randint(2, (4,), generator=test_gen)).tolist() for v in verbs.tolist()]
-    results = zero_shot_verb_noun(model, videos, VOCAB)
+    results = zero_shot_verb_noun(model, videos, VOCAB, VERBS, NOUNS, ZERO_SHOT_TEMPLATE)
     top1 = sum(r["verbs"][0] == VERBS[v] for r, v in zip(results, verbs.tolist())) / len(verbs)
     top5 = sum(VERBS[v] in r["verbs"] for r, v in zip(results, verbs.tolist())) / len(verbs)
-    prior = zero_shot_verb_noun(model, None, VOCAB)[0]["verbs"][0]  # the language prior: one verb for all
+    # the language prior: one verb for all
+    prior = zero_shot_verb_noun(model, None, VOCAB, VERBS, NOUNS, ZERO_SHOT_TEMPLATE)[0]["verbs"][0]
     prior_top1 = sum(VERBS[v] == prior for v in verbs.tolist()) / len(verbs)
     assert top1 > 0.3, top1
     assert top1 > prior_top1 + 0.15

@@ -1,27 +1,35 @@
 """ViViT: shapes, Table 2 (parameters and FLOPs), the factorised attentions against their
 definitions, position-embedding resizing, initialisation from an image ViT, errors."""
 
+import dataclasses
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
+import minimodels.vivit as vivit_module
 from minimodels.flops import count_macs
+from minimodels.layers import count_params
 from minimodels.vivit import (
+    BLOCKS,
     VARIANTS,
     Attention,
     Block,
+    Encoder,
     FactorisedDotProductAttention,
     FactorisedEncoder,
     FactorisedSelfAttentionBlock,
     PositionEmbedding,
+    TransformerConfig,
     TubeletEmbedding,
     ViT,
     ViTConfig,
     ViViT,
     ViViTConfig,
     attention_pattern,
+    image_config,
     init_from_image,
     parse_variant,
     resize_grid,
@@ -29,10 +37,6 @@ from minimodels.vivit import (
 )
 
 TINY = dict(hidden_dim=32, depth=2, num_heads=4, mlp_dim=64)
-
-
-def n_params(model):
-    return sum(p.numel() for p in model.parameters())
 
 
 def tiny(model=1, frames=4, size=16, tubelet=(2, 4, 4), num_classes=5, seed=0, **overrides):
@@ -175,14 +179,35 @@ def test_unknown_variants_models_and_fields():
         ViViT.from_variant("B/16x2", model=5)
     with pytest.raises(TypeError, match=r"\['temporal_depth'\].*temporal_layers"):
         ViViT.from_variant("B/16x2", model=2, temporal_depth=2)
+
+    def build(**fields):  # a config is checked where its values are used: in the modules' constructors
+        with torch.device("meta"):
+            return ViViT(ViViTConfig(**fields))
+
     with pytest.raises(ValueError, match="Model 3 has no CLS token"):
-        ViViTConfig(model=3, classifier="token")
+        build(model=3, classifier="token")
+    with pytest.raises(ValueError, match="classifier must be 'token' or 'gap'"):
+        build(classifier="cls")
     with pytest.raises(ValueError, match="num_heads must be even"):
-        ViViTConfig(model=4, hidden_dim=96, num_heads=3)
+        build(model=4, hidden_dim=96, num_heads=3)
+    with pytest.raises(ValueError, match="hidden_dim 96 is not divisible by num_heads 5"):
+        build(hidden_dim=96, num_heads=5)
     with pytest.raises(ValueError, match=r"divisible by the tubelet \(t, h, w\) = \(2, 16, 16\)"):
-        ViViTConfig(num_frames=31)
+        build(num_frames=31)
+    with pytest.raises(ValueError, match=r"tubelet must be three positive ints"):
+        build(tubelet=(2, 16))
     with pytest.raises(ValueError, match="spatial_pooling"):
-        ViViTConfig(model=2, spatial_pooling="max")
+        build(model=2, spatial_pooling="max")
+    with pytest.raises(ValueError, match="temporal_layers must be >= 0"):
+        build(model=2, temporal_layers=-1)
+    with pytest.raises(ValueError, match="gelu_approximate.*'none' or 'tanh'"):
+        build(gelu_approximate="erf")
+    with pytest.raises(ValueError, match="class_names has 2 names, expected num_classes=400"):
+        ViViTConfig(class_names=["a", "b"])
+    with pytest.raises(ValueError, match="divisible by patch_size"):
+        ViT(ViTConfig(image_size=30, **TINY))
+    with pytest.raises(ValueError, match="init_std must be positive"):
+        tiny(init_std=0.0)
 
 
 # ---------------------------------------------------------------- Table 2
@@ -226,7 +251,7 @@ def closed_form_macs(model, temporal_layers=4):
 def test_table_2_parameters_and_flops(name):
     model, overrides, paper_params, paper_gflops = TABLE_2[name]
     m = meta_vivit(model, **overrides)
-    params = n_params(m) / 1e6
+    params = count_params(m) / 1e6
     assert abs(params - paper_params) < 0.1, f"{name}: {params:.3f}M parameters vs the paper's {paper_params}"
     macs = count_macs(m, torch.empty(1, 3, 32, 224, 224, device="meta"))
     assert macs == closed_form_macs(model, overrides.get("temporal_layers", 4))
@@ -241,12 +266,12 @@ def test_exact_parameter_counts():
     block = msa + 2 * ln + (d * mlp + mlp) + (mlp * d + d)
     tubelet, head = 3 * 2 * 16 * 16 * d + d, d * 400 + 400
     m1 = tubelet + d + (1 + 3136) * d + 12 * block + ln + head
-    assert m1 == 88_954_000 == n_params(meta_vivit(1))  # = transformers' VivitForVideoClassification
-    assert n_params(meta_vivit(4)) == m1 - 2 * d  # Model 1's weights minus CLS and its position
-    assert n_params(meta_vivit(3)) == m1 - 2 * d + 12 * (msa + ln)  # + a temporal MSA and LN per block
+    assert m1 == 88_954_000 == count_params(meta_vivit(1))  # = transformers' VivitForVideoClassification
+    assert count_params(meta_vivit(4)) == m1 - 2 * d  # Model 1's weights minus CLS and its position
+    assert count_params(meta_vivit(3)) == m1 - 2 * d + 12 * (msa + ln)  # + a temporal MSA and LN per block
     spatial = tubelet + d + (1 + 196) * d + 12 * block + ln
-    assert n_params(meta_vivit(2, temporal_layers=0)) == spatial + head
-    assert n_params(meta_vivit(2)) == spatial + d + (1 + 16) * d + 4 * block + ln + head
+    assert count_params(meta_vivit(2, temporal_layers=0)) == spatial + head
+    assert count_params(meta_vivit(2)) == spatial + d + (1 + 16) * d + 4 * block + ln + head
 
 
 # ---------------------------------------------------------------- Model 4 and Model 3 against their definitions
@@ -369,6 +394,25 @@ def test_attention_is_sdpa_and_equals_the_formula():
     assert block.mlp.act.approximate == "tanh" and block.norm1.eps == 1e-6
 
 
+def test_every_attention_and_block_takes_the_grid_and_each_model_names_its_block():
+    torch.manual_seed(6)
+    x, grid = torch.randn(2, 12, 16), (3, 2, 2)
+    attn = Attention(16, 4).eval()
+    with torch.no_grad():
+        assert torch.equal(attn(x, grid), attn(x))  # plain attention: the grid is not read
+    for block_layer in BLOCKS.values():
+        block = block_layer(16, 4, 32).eval()
+        with torch.no_grad():
+            assert block(x, grid).shape == x.shape
+    assert isinstance(BLOCKS[4](16, 4, 32).attn, FactorisedDotProductAttention)
+    encoder = Encoder((3, 2, 2), 16, 2, 4, 32, cls_token=False, block_layer=FactorisedSelfAttentionBlock)
+    assert all(isinstance(b, FactorisedSelfAttentionBlock) for b in encoder.blocks)
+    for model, block_layer in BLOCKS.items():
+        blocks = tiny(model).encoder.blocks
+        assert all(isinstance(b, FactorisedSelfAttentionBlock if model == 3 else Block) for b in blocks)
+        assert type(blocks[0].attn) is (FactorisedDotProductAttention if model == 4 else Attention)
+
+
 # ---------------------------------------------------------------- positions at other sizes
 
 
@@ -416,6 +460,56 @@ def test_other_frame_counts_and_sizes_run_and_match_a_model_built_for_them(model
             assert small.encoder.spatial.pos_embed((4, 4)) is small.encoder.spatial.pos_embed.weight
         else:
             assert small.encoder.pos_embed(tuple(tokens.shape[1:4])) is small.encoder.pos_embed.weight
+
+
+# ---------------------------------------------------------------- initialisation
+
+
+@pytest.mark.parametrize("std", [0.02, 0.25])
+def test_init_std_sets_every_weight_but_the_heads(std):
+    def weights(model):
+        return {name: m.weight for name, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.Conv3d))}
+
+    for model in (tiny(3, init_std=std), ViT(ViTConfig(image_size=16, patch_size=4, num_classes=5, init_std=std,
+                                                        **TINY))):
+        w = weights(model)
+        head = w.pop("head")
+        rest = torch.cat([v.flatten() for v in w.values()])
+        assert rest.std().item() == pytest.approx(std, rel=0.05)  # the official cut at +-2: in effect none
+        assert head.std().item() == pytest.approx(0.02, rel=0.3)  # the head keeps 0.02: first loss ~ ln(classes)
+        assert all(torch.equal(p, torch.zeros_like(p)) for n, p in model.named_parameters() if n.endswith("bias"))
+
+
+def test_default_init_is_the_official_draw(monkeypatch):
+    """At init_std = 0.02 every weight is what the official (timm) call draws, in module order:
+    the numbers of the models built before init_std existed."""
+    states, init = [], vivit_module._init_weights
+
+    def recording_init(model, std):
+        states.append(torch.get_rng_state())
+        init(model, std)
+
+    monkeypatch.setattr(vivit_module, "_init_weights", recording_init)
+    for model in (3, 4):
+        m = tiny(model)
+        torch.set_rng_state(states[-1])  # as it was when the model initialised itself
+        for module in m.modules():
+            if isinstance(module, (nn.Linear, nn.Conv3d, PositionEmbedding)):
+                want = nn.init.trunc_normal_(torch.empty_like(module.weight), std=0.02)
+                assert torch.equal(module.weight, want)
+
+
+def test_image_config_is_the_video_models_transformer():
+    cfg = ViViTConfig(model=3, num_frames=8, image_size=(16, 24), tubelet=(2, 4, 8), num_classes=7, init_std=0.1,
+                      drop_path_rate=0.1, gelu_approximate="tanh", class_names=list("abcdefg"), **TINY)
+    image = image_config(cfg, num_classes=10)
+    assert isinstance(image, ViTConfig) and image.patch_size == (4, 8) and image.image_size == (16, 24)
+    assert image.num_classes == 10 and image.class_names is None
+    for f in dataclasses.fields(TransformerConfig):
+        if f.name not in ("num_classes", "class_names"):
+            assert getattr(image, f.name) == getattr(cfg, f.name), f.name
+    assert image_config(cfg).num_classes == 1000
+    init_from_image(ViViT(cfg), ViT(image))  # it fits
 
 
 # ---------------------------------------------------------------- initialisation from an image model

@@ -35,6 +35,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from minimodels.layers import is_int
+
 SEG_CLASSES = ["background", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]
 NUM_SEG_CLASSES = len(SEG_CLASSES)
 SPLITS = ("train", "test")
@@ -88,7 +90,7 @@ def digit_pool(split: str = "train") -> DigitPool:
     ``TEST_FRACTION`` goes to the test pool, the rest to the train pool: the pools are
     disjoint, stratified by class, and the same on every machine.
     """
-    _check_split(split)
+    check_split(split)
     glyphs, labels = load_digit_images()
     g = torch.Generator().manual_seed(POOL_SEED)
     test_ids = []
@@ -424,19 +426,15 @@ _FIELD = (3, 4, 4)  # coarse blob field per scene
 _CELLS = 3  # digits sit in distinct cells of a jittered 3x3 grid
 
 
-def _check_split(split) -> None:
+def check_split(split) -> None:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _check_size(size) -> tuple[int, int]:
-    if _is_int(size):
+def check_size(size) -> tuple[int, int]:
+    if is_int(size):
         size = (size, size)
-    if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(_is_int(s) for s in size)):
+    if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(is_int(s) for s in size)):
         raise TypeError(f"size must be an int or a (height, width) pair of ints, got {size!r}")
     if size[0] <= 0 or size[1] <= 0:
         raise ValueError(f"size must be positive, got (height, width) = {tuple(size)}")
@@ -445,7 +443,7 @@ def _check_size(size) -> tuple[int, int]:
 
 def _check_range(name, value, lo, hi, integer=True):
     ok = isinstance(value, (tuple, list)) and len(value) == 2
-    ok = ok and all((_is_int(v) if integer else isinstance(v, (int, float)) and not isinstance(v, bool)) for v in value)
+    ok = ok and all((is_int(v) if integer else isinstance(v, (int, float)) and not isinstance(v, bool)) for v in value)
     if not ok or not lo <= value[0] <= value[1] <= hi:
         kind = "int" if integer else "float"
         raise ValueError(f"{name} must be a ({kind} low, high) pair with {lo} <= low <= high <= {hi}, got {value!r}")
@@ -612,14 +610,14 @@ def make_scenes(
     slot ``digit_ids`` (indices into ``load_digit_images()``, -1 for unused slots) and
     ``digit_classes``, and per scene ``canvas_kind`` (index into ``CANVAS_KINDS``).
     """
-    if not _is_int(n) or n < 0:
+    if not is_int(n) or n < 0:
         raise ValueError(f"n must be a non-negative int, got {n!r}")
-    if not _is_int(seed):
+    if not is_int(seed):
         raise TypeError(f"seed must be an int, got {seed!r}")
-    if not _is_int(start) or start < 0:
+    if not is_int(start) or start < 0:
         raise ValueError(f"start must be a non-negative int, got {start!r}")
-    H, W = _check_size(size)
-    _check_split(split)
+    H, W = check_size(size)
+    check_split(split)
     digits = _check_range("digits", digits, 0, MAX_DIGITS)
     distractors = _check_range("distractors", distractors, 0, MAX_DISTRACTORS)
     scale = _check_range("scale", scale, 0.01, 1.0, integer=False)
@@ -673,9 +671,9 @@ class DigitScenes(torch.utils.data.Dataset):
     def __init__(
         self, length: int, size, seed: int = 0, split: str = "train", transform=None, precompute: bool = True, **scene_kwargs
     ):
-        if not _is_int(length) or length < 0:
+        if not is_int(length) or length < 0:
             raise ValueError(f"length must be a non-negative int, got {length!r}")
-        self.length, self.size, self.seed, self.split = length, _check_size(size), seed, split
+        self.length, self.size, self.seed, self.split = length, check_size(size), seed, split
         self.transform, self.scene_kwargs = transform, scene_kwargs
         self.images = self.masks = None
         if precompute:
@@ -698,3 +696,40 @@ class DigitScenes(torch.utils.data.Dataset):
         if self.transform is not None:
             image, mask = self.transform(image, mask)
         return image, mask
+
+
+def digit_crops(n: int, size: int = 32, seed: int = 0, split: str = "train", textured: float = 0.0,
+                plain: float = 0.0, max_rotation: float = 15.0, noise: float = 0.0):
+    """Single handwritten digits for encoder pretraining: images (n, 3, size, size) in [0, 1],
+    labels (n,) int64 in 0..9.
+
+    Each crop is one glyph of the split's pool, 55-85% of the crop tall, up to
+    ``max_rotation`` degrees rotated and a little off-centre, in a random colour whose luma
+    differs from the background's by at least 0.3 - the "one object per image" task of
+    ImageNet, in small. The background is flat, or for a ``textured`` fraction of the crops
+    one of DigitWorld's textured canvases (gradients, stripes, checks, blobs), as behind the
+    digits of a scene. A ``plain`` fraction is drawn white on black instead (the easy case
+    that gets a classifier started); ``noise`` adds Gaussian pixel noise of that std.
+    """
+    g = torch.Generator().manual_seed(seed)
+    pool = digit_pool(split)
+    idx = torch.randint(0, len(pool.labels), (n,), generator=g)
+    u = torch.rand(n, 8, generator=g)
+    h = size * (0.55 + 0.3 * u[:, 0])
+    w = h * (0.8 + 0.35 * u[:, 1])
+    centers = size / 2 + (u[:, 2:4] - 0.5) * (0.2 * size)
+    angles = (2 * u[:, 4] - 1) * math.radians(max_rotation)
+    alpha = sharpen_alpha(render_glyphs(pool.glyphs[idx], (size, size), centers, torch.stack([w, h], 1), angles))
+    background = torch.rand(n, 3, 1, 1, generator=g).expand(n, 3, size, size).clone()
+    canvas_u, field = torch.rand(n, CANVAS_PARAMS, generator=g), torch.rand(n, 3, 4, 4, generator=g)
+    rows = (u[:, 6] < textured).nonzero().flatten()
+    if len(rows):
+        background[rows] = textured_canvas(canvas_u[rows], field[rows], (size, size))
+    ink = contrasting_colours(torch.rand(n, 3, generator=g), u[:, 5], background.mean((2, 3)), min_contrast=0.3)
+    easy = (u[:, 7] < plain).nonzero().flatten()
+    background[easy], ink[easy] = 0.0, 1.0
+    a = alpha.unsqueeze(1)
+    images = background * (1 - a) + ink.view(n, 3, 1, 1) * a
+    if noise > 0:
+        images = (images + noise * torch.randn(images.shape, generator=g)).clamp(0, 1)
+    return images, pool.labels[idx]

@@ -46,16 +46,14 @@ never seen in training).
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
 import torch
 
 from minimodels.data.digitworld import (
     CANVAS_PARAMS,
-    _check_size,
-    _check_split,
-    _is_int,
+    check_size,
+    check_split,
     contrasting_colours,
     digit_pool,
     item_generator,
@@ -67,6 +65,8 @@ from minimodels.data.digitworld import (
     textured_canvas,
     with_luminance,
 )
+from minimodels.layers import is_int
+from minimodels.tokens import Vocab, tokenize
 
 VERBS = ("push", "pull", "lift", "lower", "inflate", "shrink", "spin", "shake", "paint")
 NOUNS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")  # noun d is digit d
@@ -106,7 +106,6 @@ OFFTOPIC_SENTENCES = (  # about nothing visible: no noun of NOUNS in any of them
     "it smells really good in here",
     "we will talk about that later",
 )
-SPECIAL_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[MASK]", "[UNK]", "[>]")
 
 MAX_STEPS = 8
 MAX_CLIPS_PER_STEP = 8
@@ -192,7 +191,7 @@ def _check_choice(name, values, names) -> list:
     if values is None:
         return list(range(len(names)))
     try:
-        out = [int(v) if _is_int(v) else names.index(v) for v in values]
+        out = [int(v) if is_int(v) else names.index(v) for v in values]
     except (TypeError, ValueError):
         out = None
     if not out or any(not 0 <= v < len(names) for v in out):
@@ -203,7 +202,7 @@ def _check_choice(name, values, names) -> list:
 
 
 def _check_pair(name, value, lo, hi):
-    ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(_is_int(v) for v in value)
+    ok = isinstance(value, (tuple, list)) and len(value) == 2 and all(is_int(v) for v in value)
     if not ok or not lo <= value[0] <= value[1] <= hi:
         raise ValueError(f"{name} must be an (int low, int high) pair with {lo} <= low <= high <= {hi}, got {value!r}")
     return int(value[0]), int(value[1])
@@ -462,16 +461,16 @@ def make_howto_videos(
     others get a flat one of the texture's mean colour (drawn per video; the rest of the
     video is unchanged).
     """
-    if not _is_int(n) or n < 0:
+    if not is_int(n) or n < 0:
         raise ValueError(f"n must be a non-negative int, got {n!r}")
-    if not _is_int(seed):
+    if not is_int(seed):
         raise TypeError(f"seed must be an int, got {seed!r}")
-    if not _is_int(start) or start < 0:
+    if not is_int(start) or start < 0:
         raise ValueError(f"start must be a non-negative int, got {start!r}")
-    if not _is_int(clip_frames) or clip_frames < 2:
+    if not is_int(clip_frames) or clip_frames < 2:
         raise ValueError(f"clip_frames must be an int >= 2, got {clip_frames!r}")
-    H, W = _check_size(size)
-    _check_split(split)
+    H, W = check_size(size)
+    check_split(split)
     steps = _check_pair("steps", steps, 1, MAX_STEPS)
     clips_per_step = _check_pair("clips_per_step", clips_per_step, 1, MAX_CLIPS_PER_STEP)
     misalignment = _check_misalignment(misalignment)
@@ -547,7 +546,7 @@ def clips(video, clip_frames: int | None = None) -> torch.Tensor:
     if not isinstance(frames, torch.Tensor) or frames.dim() != 4:
         got = tuple(frames.shape) if isinstance(frames, torch.Tensor) else type(frames).__name__
         raise ValueError(f"video must be a HowToVideo or a tensor (C, T, H, W), got {got}")
-    if not _is_int(clip_frames) or clip_frames < 1:
+    if not is_int(clip_frames) or clip_frames < 1:
         raise ValueError(f"clip_frames must be a positive int, got {clip_frames!r}")
     C, T, H, W = frames.shape
     if T % clip_frames:
@@ -559,23 +558,6 @@ def clips(video, clip_frames: int | None = None) -> torch.Tensor:
 # Words
 # ----------------------------------------------------------------------------------
 
-_SPECIAL = re.compile(r"(\[[A-Z>]+\])")
-_WORD = re.compile(r"[a-z0-9']+|[.,!?]")
-
-
-def tokenize(text: str) -> list[str]:
-    """Lower-cased words, punctuation marks (.,!?) and [SPECIAL] tokens of ``text``, in order.
-
-    Anything else (other punctuation, spaces) separates words.
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    out = []
-    for k, part in enumerate(_SPECIAL.split(text)):
-        out += [part] if k % 2 else _WORD.findall(part.lower())
-    return out
-
-
 def template_words() -> list[str]:
     """Every word of the how-to language: templates, fillers, remarks, off-topic lines, verbs, nouns."""
     texts = list(INSTRUCTION_TEMPLATES + REMARK_TEMPLATES + FILLERS + OFFTOPIC_SENTENCES)
@@ -586,54 +568,9 @@ def template_words() -> list[str]:
     return sorted(words)
 
 
-class Vocab:
-    """A word-level vocabulary: the special tokens first (``SPECIAL_TOKENS``: [PAD] = 0,
-    [CLS], [SEP], [MASK], [UNK], [>]), then ``words`` (default: :func:`template_words`).
-
-    ``encode(text)`` -> list of ids ([UNK] for unknown words, or a KeyError naming the
-    word with ``strict=True``); ``decode(ids)`` -> text (a ValueError names an id out of
-    range). Words are lower-cased; punctuation marks are tokens of their own.
-    """
-
-    def __init__(self, words=None):
-        words = template_words() if words is None else list(words)
-        tokens = list(SPECIAL_TOKENS) + [w for w in words if w not in SPECIAL_TOKENS]
-        if len(set(tokens)) != len(tokens):
-            dup = sorted({t for t in tokens if tokens.count(t) > 1})
-            raise ValueError(f"words must be unique, got duplicates {dup}")
-        self.itos = tokens
-        self.stoi = {t: i for i, t in enumerate(tokens)}
-        self.pad_id, self.cls_id, self.sep_id, self.mask_id, self.unk_id, self.join_id = range(len(SPECIAL_TOKENS))
-
-    def __len__(self) -> int:
-        return len(self.itos)
-
-    def __contains__(self, token) -> bool:
-        return token in self.stoi
-
-    def encode(self, text: str, strict: bool = False) -> list[int]:
-        ids = []
-        for tok in tokenize(text):
-            if tok not in self.stoi:
-                if strict:
-                    raise KeyError(f"word {tok!r} of {text!r} is not in the vocabulary ({len(self)} tokens)")
-                tok = "[UNK]"
-            ids.append(self.stoi[tok])
-        return ids
-
-    def decode(self, ids, skip_special: bool = False) -> str:
-        ids = ids.tolist() if isinstance(ids, torch.Tensor) else list(ids)
-        words = []
-        for i in ids:
-            if not _is_int(i) or not 0 <= i < len(self):
-                raise ValueError(f"token id {i!r} is not in 0..{len(self) - 1}")
-            if skip_special and self.itos[i] in SPECIAL_TOKENS:
-                continue
-            words.append(self.itos[i])
-        return re.sub(r" ([.,!?])", r"\1", " ".join(words))
-
-    def __repr__(self) -> str:
-        return f"Vocab({len(self)} tokens: {len(SPECIAL_TOKENS)} special + {len(self) - len(SPECIAL_TOKENS)} words)"
+def make_vocab() -> Vocab:
+    """The how-to world's vocabulary: the special tokens, then :func:`template_words` (sorted)."""
+    return Vocab(template_words())
 
 
 assert not any(set(tokenize(s)) & set(NOUNS) for s in OFFTOPIC_SENTENCES + FILLERS), "off-topic lines name no object"

@@ -51,9 +51,8 @@ import torch
 from minimodels.data.digitworld import (
     CANVAS_PARAMS,
     CANVAS_KINDS,
-    _check_size,
-    _check_split,
-    _is_int,
+    check_size,
+    check_split,
     contrasting_colours,
     digit_pool,
     item_generator,
@@ -63,6 +62,7 @@ from minimodels.data.digitworld import (
     sharpen_alpha,
     textured_canvas,
 )
+from minimodels.layers import is_int
 
 MOTION_CLASSES = (
     "move left",
@@ -329,7 +329,7 @@ def _check_classes(classes) -> torch.Tensor:
     if classes is None:
         return torch.arange(NUM_MOTION_CLASSES)
     try:
-        values = [int(c) if _is_int(c) else MOTION_CLASSES.index(c) for c in classes]
+        values = [int(c) if is_int(c) else MOTION_CLASSES.index(c) for c in classes]
     except (TypeError, ValueError):
         values = None
     if not values or any(not 0 <= c < NUM_MOTION_CLASSES for c in values):
@@ -379,21 +379,21 @@ def make_motion_videos(
     down), ``heights`` (n, T) of the box in pixels, ``angles`` (n, T) in radians,
     anticlockwise on screen.
     """
-    if not _is_int(n) or n < 0:
+    if not is_int(n) or n < 0:
         raise ValueError(f"n must be a non-negative int, got {n!r}")
-    if not _is_int(num_frames) or num_frames < 1:
+    if not is_int(num_frames) or num_frames < 1:
         raise ValueError(f"num_frames must be a positive int, got {num_frames!r}")
-    if not _is_int(seed):
+    if not is_int(seed):
         raise TypeError(f"seed must be an int, got {seed!r}")
-    if not _is_int(start) or start < 0:
+    if not is_int(start) or start < 0:
         raise ValueError(f"start must be a non-negative int, got {start!r}")
-    H, W = _check_size(size)
-    _check_split(split)
+    H, W = check_size(size)
+    check_split(split)
     classes = _check_classes(classes)
     ok = isinstance(scale, (tuple, list)) and len(scale) == 2 and all(isinstance(v, (int, float)) for v in scale)
     if not ok or not 0.05 <= scale[0] <= scale[1] <= 0.8:
         raise ValueError(f"scale must be a (low, high) pair with 0.05 <= low <= high <= 0.8, got {scale!r}")
-    if not _is_int(distractors) or not 0 <= distractors <= MAX_STATIC:
+    if not is_int(distractors) or not 0 <= distractors <= MAX_STATIC:
         raise ValueError(f"distractors must be an int in 0..{MAX_STATIC}, got {distractors!r}")
     if not 0 < min_contrast < 0.5:
         raise ValueError(f"min_contrast must be in (0, 0.5), got {min_contrast}")
@@ -452,9 +452,9 @@ class MotionVideos(torch.utils.data.Dataset):
         precompute: bool = True,
         **video_kwargs,
     ):
-        if not _is_int(length) or length < 0:
+        if not is_int(length) or length < 0:
             raise ValueError(f"length must be a non-negative int, got {length!r}")
-        self.length, self.num_frames, self.size = length, num_frames, _check_size(size)
+        self.length, self.num_frames, self.size = length, num_frames, check_size(size)
         self.seed, self.split, self.transform, self.video_kwargs = seed, split, transform, video_kwargs
         self.videos = self.labels = None
         if precompute:

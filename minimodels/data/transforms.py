@@ -27,6 +27,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from minimodels.layers import to_pair
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # mmseg: (123.675, 116.28, 103.53) / 255
 IMAGENET_STD = (0.229, 0.224, 0.225)  # mmseg: (58.395, 57.12, 57.375) / 255
 IGNORE_INDEX = 255
@@ -74,14 +76,6 @@ def _randint(lo: int, hi: int, generator: torch.Generator | None) -> int:
 
 def _coin(p: float, generator: torch.Generator | None) -> bool:
     return torch.rand((), generator=generator).item() < p
-
-
-def _pair(value, name: str) -> tuple[int, int]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value, value)
-    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) and v > 0 for v in value)):
-        raise ValueError(f"{name} must be a positive int or an (height, width) pair of positive ints, got {value!r}")
-    return int(value[0]), int(value[1])
 
 
 # ----------------------------------------------------------------------------------
@@ -143,7 +137,7 @@ def random_crop(
     window holds fewer than two classes; the last window is used if none passes. An
     image smaller than the crop keeps its size in that dimension (``pad_to`` fills it).
     """
-    ch, cw = _pair(crop_size, "crop_size")
+    ch, cw = to_pair(crop_size, "crop_size")
     H, W = image.shape[-2:]
 
     def window():
@@ -172,7 +166,7 @@ def pad_to(
     image: torch.Tensor, label: torch.Tensor | None, size, pad_value: float = 0.0, ignore_index: int = IGNORE_INDEX
 ):
     """Pad bottom and right up to ``size`` (h, w): image with ``pad_value``, label with ``ignore_index``."""
-    h, w = _pair(size, "size")
+    h, w = to_pair(size, "size")
     ph, pw = max(h - image.shape[-2], 0), max(w - image.shape[-1], 0)
     if ph or pw:
         image = F.pad(image, (0, pw, 0, ph), value=pad_value)
@@ -294,8 +288,8 @@ class SegTrainTransform:
         std=IMAGENET_STD,
         ignore_index: int = IGNORE_INDEX,
     ):
-        self.crop_size = _pair(crop_size, "crop_size")
-        self.base_scale = _pair(base_scale, "base_scale")
+        self.crop_size = to_pair(crop_size, "crop_size")
+        self.base_scale = to_pair(base_scale, "base_scale")
         if not 0 < ratio_range[0] <= ratio_range[1]:
             raise ValueError(f"ratio_range must satisfy 0 < low <= high, got {ratio_range}")
         if not 0 < cat_max_ratio <= 1:
@@ -341,7 +335,7 @@ class SegTestTransform:
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
     ):
-        self.base_scale = None if base_scale is None else _pair(base_scale, "base_scale")
+        self.base_scale = None if base_scale is None else to_pair(base_scale, "base_scale")
         if size_divisor is not None and (not isinstance(size_divisor, int) or size_divisor <= 0):
             raise ValueError(f"size_divisor must be a positive int or None, got {size_divisor!r}")
         self.size_divisor, self.mean, self.std = size_divisor, mean, std

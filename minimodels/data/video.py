@@ -41,6 +41,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from minimodels.layers import to_pair
+
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 SCENIC_MEAN = SCENIC_STD = (0.5, 0.5, 0.5)  # (x - 0.5) / 0.5 maps [0, 1] to scenic's [-1, 1]
 PAD_MODES = ("error", "loop", "last")
@@ -260,14 +262,6 @@ def uniform_clip_starts(num_video_frames: int, num_frames: int, stride: int, num
 # ----------------------------------------------------------------------------------
 
 
-def _size_pair(size, name: str = "size") -> tuple[int, int]:
-    if isinstance(size, int) and not isinstance(size, bool):
-        size = (size, size)
-    if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
-        raise ValueError(f"{name} must be a positive int or an (height, width) pair of positive ints, got {size!r}")
-    return int(size[0]), int(size[1])
-
-
 def short_side_size(height: int, width: int, size: int) -> tuple[int, int]:
     """(h, w) with the shorter side equal to ``size`` and the aspect ratio kept.
 
@@ -314,7 +308,7 @@ def random_short_side_scale(
 
 def _check_crop(clip: torch.Tensor, size) -> tuple[int, int]:
     _check_clip(clip)
-    ch, cw = _size_pair(size)
+    ch, cw = to_pair(size, "size")
     H, W = clip.shape[-2:]
     if ch > H or cw > W:
         raise ValueError(f"crop of (h, w) = ({ch}, {cw}) does not fit in frames of ({H}, {W}); resize first")

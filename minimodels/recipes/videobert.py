@@ -45,21 +45,32 @@ What differs from the paper, and why (the notebooks say it again where it shows)
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import hashlib
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from minimodels.data.howto import NOUNS, VERBS, HowToVideo, Vocab, clips, make_howto_videos
+from minimodels.bert import Bert, variant_config
+from minimodels.captioner import Captioner, CaptionerConfig
+from minimodels.data.howto import (
+    CAPTION_TEMPLATE, NOUNS, VERBS, ZERO_SHOT_TEMPLATE, HowToVideo, clips, make_howto_videos, make_vocab,
+)
 from minimodels.kmeans import HierarchicalKMeans
-from minimodels.recipes import _check_recipe, _recipe, digit_crops
+from minimodels.layers import count_params
+from minimodels.metrics import ranking_metrics
+from minimodels.recipes.common import build_recipe, check_recipe, classify_digits, digit_task
 from minimodels.s3d import S3D
-from minimodels.train import History, TrainConfig, fit, sample_batches
+from minimodels.tokens import Vocab
+from minimodels.train import History, TrainConfig, fit, load_checkpoint, sample_batches, save_checkpoint
 from minimodels.videobert import (
     IGNORE_INDEX,
-    VideoBert, make_pretraining_batch, segments_from_video, videobert_loss, zero_shot_verb_noun,
+    VideoBert, build_inputs, make_pretraining_batch, segments_from_video, videobert_loss, zero_shot_verb_noun,
 )
 
 NUM_VERBS, NUM_NOUNS = len(VERBS), len(NOUNS)
@@ -79,10 +90,11 @@ class VideoBertRecipe:
     # clip network: S3D variant and overrides; image pretraining on single digits, then clips
     s3d_variant: str = "mini"
     s3d_overrides: dict = field(default_factory=dict)
-    s3d_pretrain_steps: int = 300
-    s3d_steps: int = 800
-    s3d_batch_size: int = 32
-    s3d_lr: float = 2e-3
+    # its image pretraining on single digits (one-frame clips), then supervised verb + noun training
+    s3d_pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=300, batch_size=32, lr=2e-3, weight_decay=0.01, warmup_steps=30, schedule="poly", log_every=250))
+    s3d: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=800, batch_size=32, lr=2e-3, weight_decay=0.01, warmup_steps=50, schedule="cosine", log_every=250))
     # visual words
     kmeans_depth: int = 2
     kmeans_k: int = 12
@@ -100,22 +112,21 @@ class VideoBertRecipe:
     init_from_centroids: bool = True
     projection: str = "orthogonal"  # centroids (D) -> BERT width: "orthogonal" or "pca" (see VideoBert.from_bert)
     # the paper starts from a text-pretrained BERT (BERT-large); here a small BERT first learns the
-    # narration's language with masked modelling for this many steps (0: VideoBERT from scratch)
-    text_pretrain_steps: int = 400
-    steps: int = 1600
-    caption_steps: int = 1500  # the captioning transformer's training steps (each feature set)
-    batch_size: int = 128
-    lr: float = 2e-3  # text BERT and VideoBERT (see the module docstring)
-    weight_decay: float = 0.01
-    warmup_steps: int = 100
-    schedule: str = "cosine"
-    grad_clip: float | None = 1.0
-    amp: str = "auto"
-    seed: int = 0
-    log_every: int = 250
+    # narration's language with masked modelling (0 steps: VideoBERT from scratch)
+    text_bert: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=400, batch_size=128, lr=2e-3, weight_decay=0.01, warmup_steps=40, schedule="cosine", grad_clip=1.0,
+        log_every=250))
+    # VideoBERT pre-training (lr: see the module docstring)
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=1600, batch_size=128, lr=2e-3, weight_decay=0.01, warmup_steps=100, schedule="cosine", grad_clip=1.0,
+        log_every=250))
+    # the captioning transformer (each feature set); its batch is at most the number of captions
+    caption: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=1500, batch_size=64, lr=1e-3, weight_decay=0.01, warmup_steps=100, schedule="cosine"))
+    seed: int = 0  # the run's seed: initialisation, batches, k-means, every stage
 
     def __post_init__(self):
-        _check_recipe(self)
+        check_recipe(self)
         if self.n_train < 2 or self.n_test < 1 or self.n_s3d < 1:
             raise ValueError(f"need n_train >= 2, n_test >= 1, n_s3d >= 1; got {self.n_train}, {self.n_test}, "
                              f"{self.n_s3d}")
@@ -125,31 +136,31 @@ class VideoBertRecipe:
     def num_visual_words(self) -> int:
         return self.kmeans_k**self.kmeans_depth
 
-    def train_config(self, **overrides) -> TrainConfig:
-        return TrainConfig(**{
-            "steps": self.steps, "batch_size": self.batch_size, "lr": self.lr, "weight_decay": self.weight_decay,
-            "warmup_steps": self.warmup_steps, "schedule": self.schedule, "grad_clip": self.grad_clip,
-            "amp": self.amp, "seed": self.seed, "log_every": self.log_every, **overrides})
-
 
 _HOWTO_CPU = dict(size=32, clip_frames=8, steps=(3, 5), clips_per_step=(2, 4), scale=(0.45, 0.6), textured=0.0)
 _VIDEOBERT_PROFILES = {
     "smoke": dict(n_s3d=6, n_train=6, n_test=3, howto=dict(_HOWTO_CPU, size=16, clip_frames=4, steps=(2, 3)),
-                  s3d_pretrain_steps=2, s3d_steps=2, s3d_batch_size=4, kmeans_depth=2, kmeans_k=3, steps=3,
-                  text_pretrain_steps=2, caption_steps=2,
-                  batch_size=4, warmup_steps=1, log_every=0,
-                  bert_overrides=dict(depth=1, hidden_dim=16, num_heads=2, mlp_dim=32)),
+                  kmeans_depth=2, kmeans_k=3, bert_overrides=dict(depth=1, hidden_dim=16, num_heads=2, mlp_dim=32),
+                  s3d_pretrain=dict(steps=2, batch_size=4, warmup_steps=0, log_every=0),
+                  s3d=dict(steps=2, batch_size=4, warmup_steps=0, log_every=0),
+                  text_bert=dict(steps=2, batch_size=4, warmup_steps=0, log_every=0),
+                  train=dict(steps=3, batch_size=4, warmup_steps=1, log_every=0),
+                  caption=dict(steps=2, warmup_steps=0)),
     "cpu": dict(howto=dict(_HOWTO_CPU), bert_overrides=dict(dropout=0.0, attention_dropout=0.0)),
-    "gpu": dict(n_s3d=2000, n_train=4000, n_test=500, howto=dict(_HOWTO_CPU, textured=0.5), s3d_pretrain_steps=1000,
-                s3d_steps=3000, s3d_batch_size=64, kmeans_depth=3, kmeans_k=12, bert_variant="mini", max_len=64,
-                steps=6000, batch_size=128, lr=5e-4, warmup_steps=300, log_every=500),
+    "gpu": dict(n_s3d=2000, n_train=4000, n_test=500, howto=dict(_HOWTO_CPU, textured=0.5), kmeans_depth=3,
+                kmeans_k=12, bert_variant="mini", max_len=64,
+                s3d_pretrain=dict(steps=1000, batch_size=64, log_every=500),
+                s3d=dict(steps=3000, batch_size=64, log_every=500),
+                text_bert=dict(lr=5e-4, log_every=500),
+                train=dict(steps=6000, lr=5e-4, warmup_steps=300, log_every=500)),
 }
 
 
 def videobert_recipe(profile: str | None = None, **overrides) -> VideoBertRecipe:
     """The reduced VideoBERT recipe of ``profile`` (default: the active profile), with
-    ``overrides`` replacing fields; ``howto``, ``s3d_overrides`` and ``bert_overrides`` are merged."""
-    return _recipe(VideoBertRecipe, _VIDEOBERT_PROFILES, profile, overrides,
+    ``overrides`` replacing fields; the stages (``train=dict(steps=800)``), ``howto``,
+    ``s3d_overrides`` and ``bert_overrides`` are merged into the profile's."""
+    return build_recipe(VideoBertRecipe, _VIDEOBERT_PROFILES, profile, overrides,
                    merged=("howto", "s3d_overrides", "bert_overrides"))
 
 
@@ -199,19 +210,12 @@ def s3d_loss(model, batch):
     return loss, {"verb_acc": (lv.argmax(1) == verbs).float().mean(), "noun_acc": (ln.argmax(1) == nouns).float().mean()}
 
 
-def _digit_loss(model, batch):
-    x, labels = batch
-    logits = model(x)[:, NUM_VERBS:]
-    return F.cross_entropy(logits, labels), {"acc": (logits.argmax(1) == labels).float().mean()}
-
-
-def _stage(config: TrainConfig, checkpoint_dir, name: str) -> TrainConfig:
-    """``config`` checkpointing to ``checkpoint_dir/name.pt`` every tenth of the stage (unchanged
-    without a directory): each training stage of the pipeline can then be resumed exactly."""
+def _stage(config: TrainConfig, checkpoint_dir, name: str, progress: bool = False) -> TrainConfig:
+    """``config`` with ``progress``, checkpointing to ``checkpoint_dir/name.pt`` every tenth of the
+    stage when there is a directory: each training stage of the pipeline can then be resumed exactly."""
+    config = dataclasses.replace(config, progress=progress)
     if checkpoint_dir is None:
         return config
-    from pathlib import Path
-
     return dataclasses.replace(config, checkpoint=str(Path(checkpoint_dir) / f"{name}.pt"),
                                checkpoint_every=max(1, config.steps // 10))
 
@@ -219,22 +223,19 @@ def _stage(config: TrainConfig, checkpoint_dir, name: str) -> TrainConfig:
 def pretrain_s3d_on_digits(model: S3D, recipe: VideoBertRecipe, log=print, progress: bool = False,
                            checkpoint_dir=None, resume: bool = False) -> History:
     """Image pretraining (S3D starts from ImageNet-trained Inception weights): the network
-    classifies single digits shown as one-frame clips, with its noun logits. A one-frame
-    clip makes every temporal kernel use only its centre tap, so this trains the spatial
-    convolutions exactly as a 2D CNN's - nothing to inflate afterwards. ``checkpoint_dir`` /
-    ``resume``: as in :func:`train_s3d`."""
+    classifies single digits shown as one-frame clips, with its noun logits, for the
+    ``recipe.s3d_pretrain`` stage. A one-frame clip makes every temporal kernel use only its
+    centre tap, so this trains the spatial convolutions exactly as a 2D CNN's - nothing to inflate
+    afterwards. ``checkpoint_dir`` / ``resume``: as in :func:`train_s3d`."""
     size = recipe.howto.get("size", 32)
     size = size if isinstance(size, int) else size[0]
-    n = max(64, recipe.s3d_pretrain_steps * recipe.s3d_batch_size // 2)
-    images, labels = digit_crops(n, size, seed=recipe.data_seed + 2, split="train", textured=0.5, plain=0.3)
-    x = scale_clips(images).unsqueeze(2)  # (n, 3, 1, H, W)
-    config = TrainConfig(steps=recipe.s3d_pretrain_steps, batch_size=recipe.s3d_batch_size, lr=recipe.s3d_lr,
-                         weight_decay=0.01, warmup_steps=min(30, recipe.s3d_pretrain_steps // 10),
-                         amp=recipe.amp, seed=recipe.seed, progress=progress, log_every=recipe.log_every)
+    config = _stage(recipe.s3d_pretrain, checkpoint_dir, "s3d_pretrain", progress)
+    n = max(64, config.steps * config.batch_size // 2)
+    (images, labels), _ = digit_task(n, size, recipe.data_seed + 2, textured=0.5, plain=0.3, test=False)
     if log:
-        log(f"clip network, image pretraining: {recipe.s3d_pretrain_steps} steps x {recipe.s3d_batch_size} digits")
-    return fit(model, sample_batches(x, labels, batch_size=recipe.s3d_batch_size, seed=recipe.seed), _digit_loss,
-               _stage(config, checkpoint_dir, "s3d_pretrain"), resume=resume, log=log)
+        log(f"clip network, image pretraining: {config.steps} steps x {config.batch_size} digits")
+    return classify_digits(model, config, (scale_clips(images).unsqueeze(2), labels),  # (n, 3, 1, H, W)
+                           outputs=slice(NUM_VERBS, None), log=log, resume=resume)
 
 
 @torch.no_grad()
@@ -268,18 +269,16 @@ def train_s3d(recipe: VideoBertRecipe, videos=None, test_videos=None, log=print,
     videos = howto_data(recipe, "s3d") if videos is None else videos
     model = make_s3d(recipe)
     pre = pretrain_s3d_on_digits(model, recipe, log=log, progress=progress, checkpoint_dir=checkpoint_dir,
-                                 resume=resume) if recipe.s3d_pretrain_steps else None
+                                 resume=resume) if recipe.s3d_pretrain.steps else None
     x, verbs, nouns = labelled_clips(videos)
     held_out = labelled_clips(test_videos) if test_videos is not None else None
     evaluate = (lambda m: s3d_accuracy(m, *held_out)) if held_out is not None else None
 
-    config = TrainConfig(steps=recipe.s3d_steps, batch_size=recipe.s3d_batch_size, lr=recipe.s3d_lr, weight_decay=0.01,
-                         warmup_steps=min(50, recipe.s3d_steps // 10), schedule="cosine", amp=recipe.amp,
-                         seed=recipe.seed, progress=progress, log_every=recipe.log_every)
-    log(f"clip network, supervised: {recipe.s3d_steps} steps x {recipe.s3d_batch_size} clips "
+    config = _stage(recipe.s3d, checkpoint_dir, "s3d", progress)
+    log(f"clip network, supervised: {config.steps} steps x {config.batch_size} clips "
         f"({len(x)} labelled clips from {len(videos)} videos)")
-    hist = fit(model, sample_batches(scale_clips(x), verbs, nouns, batch_size=recipe.s3d_batch_size, seed=recipe.seed),
-               s3d_loss, _stage(config, checkpoint_dir, "s3d"), evaluate=evaluate, resume=resume, log=log)
+    hist = fit(model, sample_batches(scale_clips(x), verbs, nouns, batch_size=config.batch_size, seed=recipe.seed),
+               s3d_loss, config, evaluate=evaluate, resume=resume, log=log)
     model.eval()
     return model, {"pretrain": pre, "train": hist}
 
@@ -290,16 +289,11 @@ def clip_features(model: S3D, videos) -> list[torch.Tensor]:
     return list(feats.split([v.num_clips for v in videos]))
 
 
-_S3D_KEYS = ("n_s3d", "data_seed", "howto", "s3d_variant", "s3d_overrides", "s3d_pretrain_steps", "s3d_steps",
-             "s3d_batch_size", "s3d_lr", "seed")
+_S3D_KEYS = ("n_s3d", "data_seed", "howto", "s3d_variant", "s3d_overrides", "s3d_pretrain", "s3d", "seed")
 
 
 def _cache_path(recipe: VideoBertRecipe, cache_dir, kind: str, keys=None):
     """``cache_dir/<kind>-<profile>-<hash of the recipe fields that define it>.pt`` (None without a dir)."""
-    import hashlib
-    import json
-    from pathlib import Path
-
     if cache_dir is None:
         return None
     fields = dataclasses.asdict(recipe) if keys is None else {k: getattr(recipe, k) for k in keys}
@@ -312,8 +306,6 @@ def trained_s3d(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: bo
     """:func:`train_s3d`, or its weights from ``cache_dir/s3d-<profile>-<hash of the recipe>.pt``
     when an earlier run (notebook 05) left them there. Returns ``(model, history or None)``.
     ``checkpoint_dir`` / ``resume``: passed to :func:`train_s3d`."""
-    from minimodels.train import load_checkpoint, save_checkpoint
-
     path = _cache_path(recipe, cache_dir, "s3d", _S3D_KEYS)
     if path is not None and path.exists():
         model = make_s3d(recipe)
@@ -376,7 +368,7 @@ def visual_words(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: b
     train_features, test_features = clip_features(s3d, train_videos), clip_features(s3d, test_videos)
     kmeans = fit_visual_words(recipe, train_features)
     train_tokens, test_tokens = tokenize_videos(kmeans, train_features), tokenize_videos(kmeans, test_features)
-    vocab = Vocab()
+    vocab = make_vocab()
     examples = pretraining_examples(train_videos, train_tokens, vocab)
     return VisualWords(s3d, kmeans, vocab, train_videos, test_videos, train_features, test_features, train_tokens,
                        test_tokens, examples, s3d_history)
@@ -394,8 +386,6 @@ def pretraining_examples(videos, tokens, vocab: Vocab) -> list:
 
 def make_text_bert(recipe: VideoBertRecipe, vocab: Vocab):
     """A fresh text-only BERT of the recipe's size over the text vocabulary."""
-    from minimodels.bert import Bert, variant_config
-
     torch.manual_seed(recipe.seed)
     overrides = {"max_positions": recipe.max_len, **recipe.bert_overrides}
     return Bert(variant_config(recipe.bert_variant, len(vocab), **overrides))
@@ -412,16 +402,16 @@ def _text_mlm_loss(model, batch):
 def pretrain_text_bert(recipe: VideoBertRecipe, examples, vocab: Vocab, log=print, progress: bool = False,
                        checkpoint_dir=None, resume: bool = False):
     """BERT before VideoBERT: masked language modelling on the narration's sentences only (the
-    text-only regime, with sentence concatenation), ``text_pretrain_steps`` steps. The paper
+    text-only regime, with sentence concatenation), the ``recipe.text_bert`` stage. The paper
     starts from Google's BERT-large, trained on books and Wikipedia. Returns ``(bert, History)``.
     ``checkpoint_dir``: keep ``text_bert.pt`` there; with ``resume`` continue from it."""
     bert = make_text_bert(recipe, vocab)
     if log:
-        log(f"text BERT: {recipe.text_pretrain_steps} steps of masked language modelling on the narration")
-    batches = pretraining_batches(recipe, examples, vocab, regime_probs=(1.0, 0.0, 0.0))
-    config = recipe.train_config(steps=recipe.text_pretrain_steps, progress=progress,
-                                 warmup_steps=min(recipe.warmup_steps, recipe.text_pretrain_steps // 10))
-    hist = fit(bert, batches, _text_mlm_loss, _stage(config, checkpoint_dir, "text_bert"), resume=resume, log=log)
+        log(f"text BERT: {recipe.text_bert.steps} steps of masked language modelling on the narration")
+    batches = pretraining_batches(recipe, examples, vocab, regime_probs=(1.0, 0.0, 0.0),
+                                  batch_size=recipe.text_bert.batch_size)
+    config = _stage(recipe.text_bert, checkpoint_dir, "text_bert", progress)
+    hist = fit(bert, batches, _text_mlm_loss, config, resume=resume, log=log)
     return bert.eval(), hist
 
 
@@ -438,7 +428,7 @@ def make_videobert(recipe: VideoBertRecipe, vocab: Vocab, kmeans: HierarchicalKM
 def pretraining_batches(recipe: VideoBertRecipe, examples, vocab: Vocab, regime_probs=None, **overrides):
     """``batches(step)``: a fresh masked batch per step, reproducible (seeded by step)."""
     regime_probs = recipe.regime_probs if regime_probs is None else regime_probs
-    kw = dict(num_visual_words=recipe.num_visual_words, max_len=recipe.max_len, batch_size=recipe.batch_size,
+    kw = dict(num_visual_words=recipe.num_visual_words, max_len=recipe.max_len, batch_size=recipe.train.batch_size,
               mask_prob=recipe.mask_prob, mismatch_prob=recipe.mismatch_prob, concat_prob=recipe.concat_prob,
               max_sentences=recipe.max_sentences, max_stride=recipe.max_stride)
     kw.update(overrides)
@@ -455,8 +445,6 @@ def trained_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans, c
     """The recipe's text BERT and VideoBERT (:func:`pretrain_text_bert`, :func:`train_videobert`),
     saved to ``cache_dir`` - or, with ``reuse``, both loaded from there when an earlier run
     (notebook 06) saved them. Returns ``(text_bert, text_history or None, model, history or None)``."""
-    from minimodels.train import load_checkpoint, save_checkpoint
-
     path = _cache_path(recipe, cache_dir, "videobert")
     if reuse and path is not None and path.exists():
         ckpt = load_checkpoint(path)
@@ -489,24 +477,22 @@ def train_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans=None
                     resume: bool = False) -> tuple[VideoBert, History]:
     """Masked modelling + alignment on ``examples`` (:func:`pretraining_examples`). The model:
     ``model``, else VideoBERT on ``text_bert`` (copied), else on a text BERT pretrained here
-    (:func:`pretrain_text_bert`, ``text_pretrain_steps``; none when 0). ``checkpoint_dir``:
+    (:func:`pretrain_text_bert`; none when its stage has 0 steps). ``checkpoint_dir``:
     keep ``videobert.pt`` there (and the text BERT's); with ``resume`` continue from them."""
-    import copy
-
     log = log or (lambda line: None)
     if model is None:
-        if text_bert is None and recipe.text_pretrain_steps:
+        if text_bert is None and recipe.text_bert.steps:
             text_bert, _ = pretrain_text_bert(recipe, examples, vocab, log=log, progress=progress,
                                               checkpoint_dir=checkpoint_dir, resume=resume)
         model = make_videobert(recipe, vocab, kmeans, copy.deepcopy(text_bert) if text_bert is not None else None)
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"VideoBERT pre-training: {recipe.steps} steps x {recipe.batch_size} sequences, {len(examples)} videos, "
+    n_params = count_params(model)
+    log(f"VideoBERT pre-training: {recipe.train.steps} steps x {recipe.train.batch_size} sequences, {len(examples)} videos, "
         f"{model.text_vocab_size} text tokens + {model.num_visual_words} visual words, {n_params / 1e3:.0f}k params")
 
     def loss_fn(m, batch):
         return videobert_loss(m, batch, recipe.align_weight)
 
-    config = _stage(recipe.train_config(progress=progress), checkpoint_dir, "videobert")
+    config = _stage(recipe.train, checkpoint_dir, "videobert", progress)
     hist = fit(model, pretraining_batches(recipe, examples, vocab), loss_fn, config, evaluate=evaluate, resume=resume,
                log=log)
     model.eval()
@@ -529,17 +515,6 @@ def step_tokens(video: HowToVideo, tokens: torch.Tensor, stride: int = 1) -> lis
     return out
 
 
-def _topk(scores: torch.Tensor, labels: torch.Tensor, k: int) -> float:
-    k = min(k, scores.shape[1])
-    return (scores.topk(k, dim=1).indices == labels[:, None]).any(1).float().mean().item()
-
-
-def ranking_metrics(verb_scores, noun_scores, verbs, nouns) -> dict:
-    """Top-1 / top-5 of verb and noun scores (N, 9) / (N, 10) against labels."""
-    return {"verb_top1": _topk(verb_scores, verbs, 1), "verb_top5": _topk(verb_scores, verbs, 5),
-            "noun_top1": _topk(noun_scores, nouns, 1), "noun_top5": _topk(noun_scores, nouns, 5)}
-
-
 def zero_shot_eval(model: VideoBert, videos, tokens, vocab: Vocab, language_prior: bool = False,
                    step_stride: int = 1) -> dict:
     """Table 1's cross-modal row (or, with ``language_prior``, its language-prior row: the
@@ -550,7 +525,7 @@ def zero_shot_eval(model: VideoBert, videos, tokens, vocab: Vocab, language_prio
     vids = [None if language_prior else s[0] for s in steps]
     res = []
     for i in range(0, len(vids), 256):
-        res += zero_shot_verb_noun(model, vids[i:i + 256], vocab)
+        res += zero_shot_verb_noun(model, vids[i:i + 256], vocab, VERBS, NOUNS, ZERO_SHOT_TEMPLATE)
     vs = torch.stack([r["verb_logits"] for r in res])
     ns = torch.stack([r["noun_logits"] for r in res])
     return {**ranking_metrics(vs, ns, verbs, nouns), "steps": len(steps)}
@@ -558,8 +533,6 @@ def zero_shot_eval(model: VideoBert, videos, tokens, vocab: Vocab, language_prio
 
 def text_bert_prior(recipe: VideoBertRecipe, text_bert, videos, tokens, vocab: Vocab) -> dict:
     """Table 1's "BERT (language prior)": the text-only BERT fills the template without video."""
-    import copy
-
     wrapped = VideoBert.from_bert(copy.deepcopy(text_bert), recipe.num_visual_words, seed=recipe.seed)
     return zero_shot_eval(wrapped, videos, tokens, vocab, language_prior=True)
 
@@ -602,9 +575,6 @@ def videobert_caption_features(model: VideoBert, vocab: Vocab, video_ids: list) 
     """The paper's VideoBERT features of a segment: its visual words fed with the template "now
     let's [MASK] the [MASK] to the [MASK], and then [MASK] the [MASK]"; the final hidden states
     at the video tokens and at the masked text positions, each averaged, concatenated: (B, 2H)."""
-    from minimodels.data.howto import CAPTION_TEMPLATE
-    from minimodels.videobert import build_inputs
-
     text = vocab.encode(CAPTION_TEMPLATE, strict=True)
     inputs = build_inputs([text] * len(video_ids), [list(v) for v in video_ids], vocab,
                           num_visual_words=model.num_visual_words)
@@ -644,23 +614,20 @@ def caption_dataset(videos, s3d_features, tokens=None, model: VideoBert | None =
     return X, mask, caps
 
 
-def train_captioner(features, mask, captions, vocab: Vocab, steps: int = 1500, batch_size: int = 64,
-                    lr: float = 1e-3, seed: int = 0, feature_groups=None, log=print):
-    """A :class:`minimodels.captioner.Captioner` trained with teacher forcing on ``captions``.
+def train_captioner(features, mask, captions, vocab: Vocab, config: TrainConfig, feature_groups=None, log=print):
+    """A :class:`minimodels.captioner.Captioner` trained with teacher forcing on ``captions`` with
+    ``config`` (a recipe's ``caption`` stage; its batch is cut to the number of captions).
     ``feature_groups``: sizes of the concatenated feature sources, normalised separately
     (VideoBERT + S3D: ``(D, F - D)`` with D the clip-feature size); None for one source."""
-    from minimodels.captioner import Captioner, CaptionerConfig
-
     ids = [[vocab.cls_id] + vocab.encode(c, strict=True) + [vocab.sep_id] for c in captions]
     L = max(len(t) for t in ids)
     tokens = torch.full((len(ids), L), vocab.pad_id)
     for j, t in enumerate(ids):
         tokens[j, :len(t)] = torch.tensor(t)
-    torch.manual_seed(seed)
+    torch.manual_seed(config.seed)
     model = Captioner(CaptionerConfig(feature_dim=features.shape[-1], vocab_size=len(vocab),
                                       max_features=features.shape[1], max_len=L, feature_groups=feature_groups))
-    config = TrainConfig(steps=steps, batch_size=min(batch_size, len(ids)), lr=lr, weight_decay=0.01,
-                         warmup_steps=min(100, steps // 10), schedule="cosine", seed=seed, progress=False)
+    config = dataclasses.replace(config, batch_size=min(config.batch_size, len(ids)), progress=False)
 
     def loss_fn(m, batch):
         x, msk, t = batch
@@ -669,7 +636,7 @@ def train_captioner(features, mask, captions, vocab: Vocab, steps: int = 1500, b
         return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
                                ignore_index=vocab.pad_id), {}
 
-    fit(model, sample_batches(features, mask, tokens, batch_size=config.batch_size, seed=seed), loss_fn, config,
+    fit(model, sample_batches(features, mask, tokens, batch_size=config.batch_size, seed=config.seed), loss_fn, config,
         log=log)
     return model.eval()
 
@@ -680,15 +647,6 @@ def generate_captions(captioner, features, mask, vocab: Vocab) -> list[str]:
         ids = captioner.generate(features[j:j + 256], mask[j:j + 256], vocab.cls_id, vocab.sep_id)
         out += [vocab.decode([i for i in row if i != vocab.pad_id], skip_special=True) for row in ids]
     return out
-
-
-def bleu4(hypotheses: list[str], references: list[str]) -> float:
-    """Corpus BLEU-4 (sacrebleu, one reference per segment), on the 0-100 scale papers report."""
-    import sacrebleu
-
-    if len(hypotheses) != len(references):
-        raise ValueError(f"bleu4: {len(hypotheses)} hypotheses for {len(references)} references")
-    return float(sacrebleu.corpus_bleu(hypotheses, [references]).score)
 
 
 # -----------------------------------------------------------------------------------------------
@@ -745,7 +703,7 @@ def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: boo
     test_videos, test_tokens = vw.test_videos, vw.test_tokens
     t = time.perf_counter()
     text_bert = bert_prior = None
-    if recipe.text_pretrain_steps:
+    if recipe.text_bert.steps:
         text_bert, _ = pretrain_text_bert(recipe, examples, vocab, log=log, progress=progress, **stages)
         bert_prior = text_bert_prior(recipe, text_bert, test_videos, test_tokens, vocab)
     times["text_pretraining"] = time.perf_counter() - t
@@ -762,37 +720,18 @@ def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: boo
                            bert_prior)
 
 
-def run_videobert(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool = False,
-                  log=print, **overrides) -> dict:
-    """``python -m minimodels.train videobert``: the whole pipeline with the profile's recipe. With
+def run(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool = False, log=print,
+        **overrides) -> dict:
+    """``python -m minimodels.recipes videobert``: the whole pipeline with the profile's recipe. With
     ``out_dir``, every training stage keeps its checkpoint in ``out_dir/stages/`` and ``resume``
     continues an interrupted run from them (:func:`run_pipeline`); the final models go to
     ``out_dir/checkpoint.pt``."""
     recipe = videobert_recipe(profile, **overrides)
-    stages = None
-    if out_dir is not None:
-        from pathlib import Path
-
-        stages = Path(out_dir) / "stages"
+    stages = Path(out_dir) / "stages" if out_dir is not None else None
     result = run_pipeline(recipe, log=log, progress=progress, checkpoint_dir=stages, resume=resume)
     if out_dir is not None:
-        from pathlib import Path
-
-        from minimodels.train import save_checkpoint
-
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         save_checkpoint(Path(out_dir) / "checkpoint.pt", {
             "videobert": result.model.state_dict(), "s3d": result.s3d.state_dict(),
             "kmeans_centroids": result.kmeans.centroids, "recipe": dataclasses.asdict(recipe)})
     return result.metrics()
-
-
-__all__ = [
-    "VideoBertRecipe", "videobert_recipe", "howto_data", "labelled_clips", "make_s3d", "s3d_loss",
-    "pretrain_s3d_on_digits", "train_s3d", "trained_s3d", "predict_s3d", "s3d_accuracy", "clip_features", "fit_visual_words",
-    "tokenize_videos", "VisualWords", "visual_words", "pretraining_examples", "make_text_bert", "pretrain_text_bert", "make_videobert",
-    "pretraining_batches", "train_videobert", "trained_videobert", "main_videobert",
-    "step_tokens", "ranking_metrics", "text_bert_prior", "caption_segments", "videobert_caption_features", "caption_dataset",
-    "train_captioner", "generate_captions", "bleu4", "zero_shot_eval", "supervised_eval", "VideoBertResult", "run_pipeline",
-    "run_videobert",
-]

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 
@@ -5,9 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from minimodels import recipes
-from minimodels.data.digitworld import SEG_CLASSES, make_scenes
-from minimodels.recipes import evaluate_segformer, segformer_recipe, train_segformer
+from minimodels.data.digitworld import SEG_CLASSES, digit_crops, make_scenes
+from minimodels.recipes import segformer as recipes
+from minimodels.recipes.segformer import evaluate_segformer, segformer_recipe, train_segformer
+from minimodels.train import TrainConfig
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -19,13 +21,18 @@ def test_recipe_profiles_and_overrides():
     smoke = segformer_recipe("smoke")
     assert cpu.variant == gpu.variant == "b0"
     assert gpu.image_size > cpu.image_size > smoke.image_size
-    assert gpu.steps * gpu.batch_size > cpu.steps * cpu.batch_size > smoke.steps * smoke.batch_size
+    work = {r.profile: r.train.steps * r.train.batch_size for r in (cpu, gpu, smoke)}
+    assert work["gpu"] > work["cpu"] > work["smoke"]
     assert gpu.model_overrides["decoder_dim"] == 256  # genuine B0 decoder on the GPU
-    r = segformer_recipe("cpu", steps=7, model_overrides={"pos_encoding": "learned", "pe_size": (64, 64)})
-    assert r.steps == 7 and r.model_overrides["pos_encoding"] == "learned"
+    r = segformer_recipe("cpu", train={"steps": 7}, model_overrides={"pos_encoding": "learned", "pe_size": (64, 64)})
+    assert r.train.steps == 7 and r.model_overrides["pos_encoding"] == "learned"
     assert r.model_overrides["decoder_dim"] == cpu.model_overrides["decoder_dim"]  # merged, not replaced
-    cfg = r.train_config()
-    assert cfg.head == ("decoder.",) and cfg.head_lr_mult == r.head_lr_mult and cfg.steps == 7
+    assert r.train.lr == cpu.train.lr and r.train.head == ("decoder.",) and r.train.head_lr_mult == 10  # merged too
+    assert r.pretrain == cpu.pretrain
+    # a whole TrainConfig replaces the stage; every stage trains with the run's seed
+    whole = segformer_recipe("cpu", seed=3, pretrain=TrainConfig(steps=5))
+    assert whole.pretrain.steps == 5 and whole.pretrain.lr == TrainConfig().lr
+    assert whole.pretrain.seed == whole.train.seed == 3
 
 
 def test_recipe_follows_active_profile(monkeypatch):
@@ -39,7 +46,13 @@ def test_recipe_rejects_bad_input():
     with pytest.raises(TypeError, match="learning_rate"):
         segformer_recipe("smoke", learning_rate=1.0)
     with pytest.raises(ValueError, match="batch_size"):
-        segformer_recipe("smoke", n_train=2, batch_size=4)
+        segformer_recipe("smoke", n_train=2, train={"batch_size": 4})
+    with pytest.raises(TypeError, match=r"SegFormerRecipe.train: unknown TrainConfig field\(s\) \['learning_rate'\]"):
+        segformer_recipe("smoke", train={"learning_rate": 1.0})
+    with pytest.raises(TypeError, match="a stage has no seed of its own"):
+        segformer_recipe("smoke", pretrain={"seed": 1})
+    with pytest.raises(TypeError, match="SegFormerRecipe.train must be a TrainConfig"):
+        dataclasses.replace(segformer_recipe("smoke"), train=7)
 
 
 class _Oracle(nn.Module):
@@ -81,13 +94,14 @@ def test_smoke_recipe_trains_and_checkpoints(tmp_path):
     result = train_segformer(recipe, out_dir=tmp_path, log=lines.append)
     assert isinstance(result.model, nn.Module) and result["miou"] == result.miou
     assert 0.0 <= result.miou <= 1.0 and set(result.per_class_iou) == set(SEG_CLASSES)
-    assert len(result.history.loss) == recipe.steps and result.history.evals[-1]["step"] == recipe.steps
+    assert len(result.history.loss) == recipe.train.steps and result.history.evals[-1]["step"] == recipe.train.steps
     assert result.images_per_s > 0 and result.wall_time > 0 and "cpu" in result.device
     assert (tmp_path / "checkpoint.pt").exists() and any("SegFormer-B0" in line for line in lines)
-    assert result.pretrain is not None and len(result.pretrain.loss) == recipe.pretrain_steps
+    assert result.pretrain is not None and len(result.pretrain.loss) == recipe.pretrain.steps
     metrics = result.metrics()
     json.dumps(metrics)  # JSON-able
-    assert metrics["config"]["image_size"] == recipe.image_size and metrics["steps"] == recipe.steps
+    assert metrics["config"]["image_size"] == recipe.image_size and metrics["steps"] == recipe.train.steps
+    assert metrics["config"]["pretrain"] == dataclasses.asdict(recipe.pretrain)  # every stage's knobs
     # resuming a finished run trains nothing more and gives the same model
     again = train_segformer(recipe, out_dir=tmp_path, log=None, resume=True)
     assert again.history.loss == result.history.loss
@@ -97,8 +111,9 @@ def test_smoke_recipe_trains_and_checkpoints(tmp_path):
 
 def test_gpu_recipe_runs_a_few_steps_on_cpu():
     """The gpu profile's model and image size, with steps and data cut down for the test."""
-    recipe = segformer_recipe("gpu", steps=2, n_train=4, n_test=2, batch_size=2, log_every=1, eval_every=0,
-                              warmup_steps=1, pretrain_steps=2, pretrain_batch_size=4, pretrain_crops=16)
+    recipe = segformer_recipe("gpu", n_train=4, n_test=2, pretrain_crops=16,
+                              train=dict(steps=2, batch_size=2, log_every=1, eval_every=0, warmup_steps=1),
+                              pretrain=dict(steps=2, batch_size=4))
     result = train_segformer(recipe, log=None)
     assert result.model.config.decoder_dim == 256 and result.recipe.image_size == 128
     assert len(result.history.loss) == 2 and all(math.isfinite(v) for v in result.history.loss)
@@ -108,8 +123,8 @@ def test_training_reduces_the_loss():
     """A short real run (a few seconds): the cross entropy starts near ln(11) = 2.4 (a fresh
     head guesses uniformly) and must at least halve - broken gradients, a wrong learning-rate
     schedule or a label/logit misalignment would stop it."""
-    recipe = segformer_recipe("cpu", image_size=48, n_train=128, n_test=16, steps=40, batch_size=8,
-                              warmup_steps=5, log_every=0, eval_every=0, pretrain_steps=0)
+    recipe = segformer_recipe("cpu", image_size=48, n_train=128, n_test=16, pretrain={"steps": 0},
+                              train=dict(steps=40, batch_size=8, warmup_steps=5, log_every=0, eval_every=0))
     result = train_segformer(recipe, log=None)
     loss = result.history.loss
     first, last = loss[0], sum(loss[-5:]) / 5  # measured: 2.41 -> 0.55 (seed 0), 2.46 -> 0.57 (seed 1)
@@ -117,10 +132,10 @@ def test_training_reduces_the_loss():
 
 
 def test_digit_crops_are_labelled_held_out_digits():
-    images, labels = recipes.digit_crops(40, 32, seed=3, split="test")
+    images, labels = digit_crops(40, 32, seed=3, split="test")
     assert images.shape == (40, 3, 32, 32) and labels.shape == (40,) and labels.dtype == torch.int64
     assert 0.0 <= images.min() and images.max() <= 1.0 and 0 <= labels.min() and labels.max() <= 9
-    again, labels_again = recipes.digit_crops(40, 32, seed=3, split="test")
+    again, labels_again = digit_crops(40, 32, seed=3, split="test")
     assert torch.equal(images, again) and torch.equal(labels, labels_again)
     # the digit has contrast to its flat background: every crop has two clearly different colours
     flat = images.flatten(2)
@@ -129,14 +144,15 @@ def test_digit_crops_are_labelled_held_out_digits():
     corners = lambda x: torch.stack([x[:, :, 0, 0], x[:, :, 0, -1], x[:, :, -1, 0], x[:, :, -1, -1]], 1)  # noqa: E731
     spread = lambda x: (corners(x).max(1).values - corners(x).min(1).values).amax(1)  # noqa: E731
     assert (spread(images) < 1e-6).all()
-    textured, _ = recipes.digit_crops(40, 32, seed=3, split="test", textured=1.0)
+    textured, _ = digit_crops(40, 32, seed=3, split="test", textured=1.0)
     assert (spread(textured) > 0.02).float().mean() > 0.5
 
 
 def test_ablation_recipe_and_pretrained_encoder_reuse():
     main = segformer_recipe("smoke")
     ablation = recipes.segformer_ablation_recipe("cpu", model_overrides={"decoder_dim": 32})
-    assert ablation.steps < segformer_recipe("cpu").steps and ablation.model_overrides["decoder_dim"] == 32
+    assert ablation.train.steps < segformer_recipe("cpu").train.steps and ablation.model_overrides["decoder_dim"] == 32
+    assert ablation.train.lr == segformer_recipe("cpu").train.lr  # the main run's stage, shortened
     pe = recipes.segformer_ablation_recipe("smoke", model_overrides={"pos_encoding": "learned"})
     assert recipes.make_segformer(pe).config.pe_size == (pe.image_size, pe.image_size)  # sized for training
     donor = recipes.make_segformer(main)
@@ -156,7 +172,7 @@ def test_encoder_pretraining_leaves_chance_quickly():
     white-on-black share of crops, when it did varied from run to run (this run without them,
     measured: held-out accuracy 0.12 for seed 0, 0.49 for seed 1; chance is 0.10); with 30%
     plain crops it gave 0.36-0.38 for seeds 0-2. About 20 s on two cores."""
-    recipe = segformer_recipe("cpu", pretrain_steps=300, pretrain_crops=4000, pretrain_textured=0.0)
+    recipe = segformer_recipe("cpu", pretrain={"steps": 300}, pretrain_crops=4000, pretrain_textured=0.0)
     model = recipes.make_segformer(recipe)
     history = recipes.pretrain_encoder(model, recipe, log=None)
     acc = float(history.evals[-1]["acc"])
@@ -164,7 +180,7 @@ def test_encoder_pretraining_leaves_chance_quickly():
 
 
 def test_digit_crops_plain_share():
-    images, _ = recipes.digit_crops(200, 24, seed=0, split="train", plain=0.3)
+    images, _ = digit_crops(200, 24, seed=0, split="train", plain=0.3)
     corners = images[:, :, 0, 0]
     plain = (images.amin((1, 2, 3)) == 0) & (corners.abs().sum(1) == 0) & (images.amax((1, 2, 3)) > 0.9)
     assert 0.2 < plain.float().mean() < 0.4
@@ -232,7 +248,7 @@ def test_learned_pe_is_pretrained_at_the_crop_grid_then_resampled_to_the_trainin
     from minimodels.segformer import stage_sizes
 
     r = segformer_recipe("smoke", image_size=64, model_overrides={"pos_encoding": "learned"})
-    assert r.pretrain_steps > 0 and r.pretrain_size != r.image_size
+    assert r.pretrain.steps > 0 and r.pretrain_size != r.image_size
     seen = []
     original = recipes.pretrain_encoder
 

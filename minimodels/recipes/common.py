@@ -1,0 +1,134 @@
+"""What the three papers' recipes share: building a recipe from a profile, and pretraining a
+network to name single handwritten digits (each paper starts from an image-pretrained model).
+
+A recipe is a dataclass: the data, the model and one :class:`~minimodels.train.TrainConfig`
+per training stage (``pretrain``, ``train``, ...), nested rather than copied field by field, so
+``dataclasses.asdict(recipe)`` - what every run writes to its metrics - holds every knob of
+every stage. The run has one seed, ``recipe.seed``: every stage trains with it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minimodels import profiles
+from minimodels.data.digitworld import digit_crops
+from minimodels.layers import UnknownFieldError, check_fields
+from minimodels.train import History, TrainConfig, fit, sample_batches
+
+
+def stage_configs(recipe) -> list[str]:
+    """Names of the recipe's fields that are training stages (:class:`TrainConfig`)."""
+    return [f.name for f in dataclasses.fields(recipe) if f.type in ("TrainConfig", TrainConfig)]
+
+
+def check_recipe(recipe) -> None:
+    """Checks every recipe shares: a known profile, stages that are :class:`TrainConfig`\\ s (a
+    dict is turned into one; every stage takes the recipe's seed), and a batch that fits the
+    training set."""
+    if recipe.profile not in profiles.PROFILES:
+        raise ValueError(f"profile must be one of {profiles.PROFILES}, got {recipe.profile!r}")
+    for name in stage_configs(recipe):
+        stage = getattr(recipe, name)
+        if isinstance(stage, dict):
+            stage = TrainConfig(**stage)
+        if not isinstance(stage, TrainConfig):
+            raise TypeError(f"{type(recipe).__name__}.{name} must be a TrainConfig or a dict of its fields, "
+                            f"got {type(stage).__name__}")
+        setattr(recipe, name, dataclasses.replace(stage, seed=recipe.seed))
+    if recipe.train.batch_size > recipe.n_train:
+        raise ValueError(f"batch_size {recipe.train.batch_size} is larger than n_train {recipe.n_train}")
+
+
+def build_recipe(cls, by_profile: dict, profile: str | None, overrides: dict, merged: tuple[str, ...] = ()):
+    """``cls`` built from ``by_profile[profile]`` (default: the active profile) with ``overrides``
+    replacing fields. Stages (``train=dict(steps=3000)``) and the dict fields named in ``merged``
+    are merged into the profile's instead of replacing it; a stage given as a
+    :class:`TrainConfig` replaces it whole."""
+    profile = profile or profiles.current()
+    if profile not in by_profile:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(by_profile)}")
+    check_fields(cls, overrides)
+    defaults = {f.name: f for f in dataclasses.fields(cls)}
+    base = dict(by_profile[profile])
+    fields = {**base, **overrides}
+    for name, f in defaults.items():
+        if f.type in ("TrainConfig", TrainConfig) and not isinstance(overrides.get(name), TrainConfig):
+            given = {**base.get(name, {}), **overrides.get(name, {})}
+            if "seed" in given:
+                raise TypeError(f"{cls.__name__}.{name}: a stage has no seed of its own; set the run's seed "
+                                f"(seed={given['seed']}), every stage trains with it")
+            try:
+                check_fields(TrainConfig, given)
+            except UnknownFieldError as e:
+                raise UnknownFieldError(f"{cls.__name__}.{name}: {e}") from None
+            fields[name] = dataclasses.replace(f.default_factory(), **given)
+    for key in merged:
+        fields[key] = {**base.get(key, {}), **overrides.get(key, {})}
+    return cls(profile=profile, **fields)
+
+
+class Result:
+    """What a recipe's ``train_*`` returns (a dataclass) is also readable as a dict:
+    ``result["miou"]``, ``"acc" in result``, ``result.keys()``."""
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+    def keys(self):
+        return [f.name for f in dataclasses.fields(self)]
+
+    def __contains__(self, key) -> bool:
+        return key in self.keys()
+
+
+def extend_profiles(by_profile: dict, extra: dict) -> dict:
+    """Per profile, ``by_profile``'s fields with ``extra``'s on top; dict fields (stages,
+    ``model_overrides``) are merged key by key. How an ablation recipe shortens the main one."""
+    out = {}
+    for profile, fields in by_profile.items():
+        out[profile] = dict(fields)
+        for key, value in extra.get(profile, {}).items():
+            out[profile][key] = {**fields.get(key, {}), **value} if isinstance(value, dict) else value
+    return out
+
+
+# -----------------------------------------------------------------------------------------------
+# Image pretraining: name single handwritten digits
+# -----------------------------------------------------------------------------------------------
+
+
+def digit_task(n: int, size: int, seed: int, textured: float = 0.0, plain: float = 0.0, test: bool = True):
+    """The digit-naming task of every image pretraining: ``n`` training crops (:func:`digit_crops`,
+    seed ``seed``) and, with ``test``, ``max(100, min(1000, n // 5))`` held-out crops of the test
+    digits (seed ``seed + 1``, no plain share). Returns ``((images, labels), (images, labels) | None)``."""
+    train = digit_crops(n, size, seed=seed, split="train", textured=textured, plain=plain)
+    if not test:
+        return train, None
+    return train, digit_crops(max(100, min(1000, n // 5)), size, seed=seed + 1, split="test", textured=textured)
+
+
+def classify_digits(model: nn.Module, config: TrainConfig, train: tuple, test: tuple | None = None,
+                    outputs: slice = slice(None), log=print, resume: bool = False) -> History:
+    """Pretrain ``model`` in place to name digits: cross entropy of ``model(x)[:, outputs]`` (the
+    logits that name the ten digits; S3D uses its noun logits) on ``train = (inputs, labels)``, with
+    ``config``. ``test``: held-out ``(inputs, labels)``, its accuracy in the history's evals.
+    Inputs come already scaled the way the model expects them."""
+
+    def loss_fn(m, batch):
+        x, labels = batch
+        logits = m(x)[:, outputs]
+        return F.cross_entropy(logits, labels), {"acc": (logits.argmax(1) == labels).float().mean()}
+
+    def evaluate(m):
+        device = next(m.parameters()).device
+        x, labels = test
+        logits = torch.cat([m(x[i:i + 500].to(device))[:, outputs].float().cpu() for i in range(0, len(x), 500)])
+        return {"acc": (logits.argmax(1) == labels).float().mean()}
+
+    return fit(model, sample_batches(*train, batch_size=config.batch_size, seed=config.seed), loss_fn, config,
+               evaluate=evaluate if test is not None else None, resume=resume, log=log)

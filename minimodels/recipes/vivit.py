@@ -1,0 +1,427 @@
+"""ViViT's reduced training on DigitWorld motion videos: the runs notebook 04 makes.
+
+ViViT (:func:`vivit_recipe`, :func:`train_vivit`) classifies DigitWorld motion videos
+(``minimodels.data.motion``): a handwritten digit moving left/right, up/down, turning
+clockwise/anticlockwise, zooming in/out, bouncing to rest/from rest - ten classes in five
+time-reversal pairs, so a single frame, or the average of the frames, cannot tell the two
+classes of a pair apart. Test videos are drawn with digit instances never seen in training.
+Like the paper, a run has two stages:
+
+1. **Image pretraining** (the paper: ViT on ImageNet-21K/JFT). A small image ViT of the
+   video model's width, depth, heads and patch size classifies single handwritten digits
+   (:func:`digit_crops`, on flat and textured backgrounds) for ``pretrain.steps`` steps
+   (:func:`pretrain_image_vit`); ``init_from_image`` copies it into the ViViT: positions tiled
+   over time, the tubelet kernel by ``tubelet_init`` ("central" frame, filter "inflate", or
+   "random"), the paper's Section 3.4.
+2. **Video training** on motion videos: AdamW, linear warm-up and cosine decay (the paper: SGD
+   with momentum and a cosine schedule), horizontal flips with mirrored labels (a flip turns
+   "move left" into "move right" and clockwise into anticlockwise, ``mirror_labels``); label
+   smoothing, mixup, stochastic depth (``model_overrides["drop_path_rate"]``) and time reversal
+   (``time_reverse``: a video played backwards, labelled with its pair's partner class) are there
+   and off by default. Pixels go in as scenic's [-1, 1].
+
+Profiles: ``smoke`` checks the wiring in seconds; ``cpu`` is a ViViT narrower and shallower
+than ViT-Ti (d = 64, 4 layers, 4 heads, MLP 256) on 16 frames of 32x32 with 2x8x8 tubelets
+(8 x 4 x 4 = 128 tokens): image pretraining and 1000 video steps take a few minutes on two cores and
+reach about 0.93 top-1 on held-out videos; ``gpu`` is a Ti-wide model (d = 192, 8 layers) on 32
+frames of 64x64 with a longer schedule.
+
+What differs from the paper's recipe (ViT-B/L, 32 frames of 224x224, 30 epochs of Kinetics,
+SGD with momentum at lr 0.1, batch 64, the official init N(0, 0.02)), and why:
+
+- everything is shrunk to a laptop's budget, and AdamW at lr 2e-3 replaces SGD: a few hundred
+  steps must move a freshly pretrained small model a long way;
+- ``init_std`` (a model field): the official 0.02 is made for d = 768. 0.02 is about 0.55 / sqrt(768);
+  in a model 12 times narrower every block then starts as an almost exact identity (each Linear
+  shrinks its input about 6-fold), and on our videos training sits at chance for hundreds of
+  steps - measured: a d = 64 Model 1 from scratch still at ln(10) after 150 steps with 0.02, at
+  2.07 with 1 / sqrt(64) = 0.125. So the cpu model draws its weights with std 1/sqrt(d);
+- no RandAugment or colour jitter: every training video is a fresh procedural draw.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minimodels.data.motion import DIRECTION_PAIRS, MIRROR_CLASS, MOTION_CLASSES, make_motion_videos
+from minimodels.layers import count_params
+from minimodels.recipes.common import Result, build_recipe, check_recipe, classify_digits, digit_task, extend_profiles
+from minimodels.train import History, TrainConfig, device_name, fit, resolve_device, sample_batches
+from minimodels.vivit import (
+    TEMPORAL_ATTENTION_INITS,
+    TUBELET_INITS,
+    ViT,
+    ViViT,
+    image_config,
+    init_from_image,
+    parse_variant,
+    variant_config,
+)
+
+
+@dataclass
+class ViViTRecipe:
+    """Everything that defines a reduced ViViT run (data, image pretraining, model, schedule)."""
+
+    profile: str = "cpu"
+    # data: DigitWorld motion videos (N, 3, T, H, W); the test split uses held-out digit instances
+    num_frames: int = 16
+    image_size: int = 32
+    n_train: int = 4000
+    n_test: int = 500
+    data_seed: int = 0
+    video: dict = field(default_factory=dict)  # make_motion_videos keyword arguments (distractors, noise, ...)
+    flip: bool = True  # random horizontal flips during training, labels mirrored (mirror_labels)
+    time_reverse: bool = False  # random time reversal during training, labels -> the pair's partner class
+    # model: "SIZE/PxT" (backbone, P x P patches, tubelets of T frames), ViViT Model 1..4, and
+    # ViViTConfig overrides (hidden_dim, depth, num_heads, mlp_dim, init_std, temporal_layers, ...)
+    variant: str = "Ti/8x2"
+    model: int = 1
+    model_overrides: dict = field(default_factory=dict)
+    # image pretraining on digit classification (the paper's ImageNet-pretrained ViT, in small);
+    # 0 steps: the ViViT starts from random weights
+    pretrain_crops: int = 10000
+    pretrain_textured: float = 0.5  # share of crops on textured backgrounds (see digit_crops)
+    pretrain: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=800, batch_size=64, lr=2e-3, weight_decay=0.05, warmup_steps=20, schedule="cosine", grad_clip=1.0))
+    tubelet_init: str = "central"  # "central" | "inflate" | "random" (init_from_image)
+    temporal_attention_init: str = "zero_output"  # Model 3: "zero_output" | "zero" | "copy" (init_from_image)
+    # video training: AdamW, warm-up then cosine decay
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(
+        steps=1000, batch_size=32, lr=2e-3, weight_decay=0.05, warmup_steps=40, schedule="cosine", grad_clip=1.0,
+        log_every=100))
+    label_smoothing: float = 0.0
+    mixup: float = 0.0  # alpha of mixup's Beta(alpha, alpha); 0: off
+    seed: int = 0  # the run's seed: model initialisation, batches, every stage
+    eval_batch_size: int = 100
+
+    def __post_init__(self):
+        check_recipe(self)
+        if self.tubelet_init not in TUBELET_INITS:
+            raise ValueError(f"tubelet_init must be one of {TUBELET_INITS}, got {self.tubelet_init!r}")
+        if self.temporal_attention_init not in TEMPORAL_ATTENTION_INITS:
+            raise ValueError(f"temporal_attention_init must be one of {TEMPORAL_ATTENTION_INITS}, "
+                             f"got {self.temporal_attention_init!r}")
+        if self.model not in (1, 2, 3, 4):
+            raise ValueError(f"model must be a ViViT model number 1..4, got {self.model!r}")
+        _, patch, t = parse_variant(self.variant)
+        if self.num_frames % t or self.image_size % patch:
+            raise ValueError(f"num_frames x image_size = {self.num_frames} x {self.image_size} must be divisible "
+                             f"by the tubelet of {self.variant!r}: {t} frames x {patch}x{patch} px")
+        if self.mixup < 0 or not 0 <= self.label_smoothing < 1:
+            raise ValueError(f"need mixup >= 0 and 0 <= label_smoothing < 1, got {self.mixup}, {self.label_smoothing}")
+
+
+# Per profile. The cpu model: ViT-Ti's shape (pre-LN blocks, MLP 4d) at d = 64, 4 layers, 4 heads
+# (Model 4 splits the heads in two halves, so their number is even; Ti has 3).
+# init_std: 1 / sqrt(d) (see the module docstring).
+_VIVIT_CPU_MODEL = {"hidden_dim": 64, "depth": 4, "num_heads": 4, "mlp_dim": 256, "init_std": 0.125}
+_VIVIT_PROFILES = {
+    "smoke": dict(num_frames=8, image_size=16, n_train=16, n_test=10, pretrain_crops=32, variant="Ti/8x2",
+                  pretrain=dict(steps=2, batch_size=8, warmup_steps=0),
+                  train=dict(steps=3, batch_size=4, warmup_steps=1, log_every=0),
+                  model_overrides={"hidden_dim": 16, "depth": 1, "num_heads": 2, "mlp_dim": 32, "init_std": 0.25}),
+    "cpu": dict(num_frames=16, image_size=32, n_train=4000, n_test=500, variant="Ti/8x2",
+                pretrain=dict(steps=800), train=dict(steps=1000, eval_every=200),
+                model_overrides=dict(_VIVIT_CPU_MODEL)),
+    "gpu": dict(num_frames=32, image_size=64, n_train=10000, n_test=2000, eval_batch_size=200, pretrain_crops=30000,
+                variant="Ti/8x2", pretrain=dict(steps=2000, batch_size=128),
+                train=dict(steps=3000, batch_size=64, lr=1e-3, warmup_steps=150, log_every=250, eval_every=1000),
+                model_overrides={"hidden_dim": 192, "depth": 8, "num_heads": 4, "mlp_dim": 768, "drop_path_rate": 0.1,
+                                 "init_std": 0.072}),
+}
+
+
+def vivit_recipe(profile: str | None = None, **overrides) -> ViViTRecipe:
+    """The reduced ViViT recipe of ``profile`` (default: the active profile), with ``overrides``
+    replacing fields; the stages (``train=dict(steps=3000)``), ``model_overrides`` and ``video`` are
+    merged into the profile's."""
+    return build_recipe(ViViTRecipe, _VIVIT_PROFILES, profile, overrides, merged=("model_overrides", "video"))
+
+
+# The notebook's ablations (tubelet init, tubelet size, Models 1-4, L_t, ...) run many short
+# trainings of the same recipe, so each gets a fraction of the main run's steps.
+_VIVIT_ABLATION = {
+    "smoke": dict(),
+    "cpu": dict(train=dict(steps=150, log_every=0, eval_every=0)),
+    "gpu": dict(train=dict(steps=1000, log_every=0, eval_every=0)),
+}
+_VIVIT_ABLATION_PROFILES = extend_profiles(_VIVIT_PROFILES, _VIVIT_ABLATION)
+
+
+def vivit_ablation_recipe(profile: str | None = None, **overrides) -> ViViTRecipe:
+    """A short version of the profile's recipe for ablations (same model, data and schedule shape,
+    fewer steps), e.g. ``vivit_ablation_recipe(model=2, model_overrides={"temporal_layers": 0})``."""
+    return build_recipe(ViViTRecipe, _VIVIT_ABLATION_PROFILES, profile, overrides, merged=("model_overrides", "video"))
+
+
+def frame_average_recipe(recipe: ViViTRecipe | None = None, **overrides) -> ViViTRecipe:
+    """The frame-average baseline of ``recipe`` (default: the active profile's): the same
+    backbone, data and schedule, but an image model applied to every frame on its own and its
+    outputs averaged over time - ViViT Model 2 with uniform frame sampling (tubelets of 1 frame)
+    and no temporal encoder (L_t = 0, the paper's "average-pool baseline").
+
+    Every frame is embedded and encoded alone (the spatial encoder's positions have no time
+    axis), and the mean over frames does not depend on their order: the model gives a video and
+    the video played backwards the same logits, so within each time-reversal pair it is at chance
+    by construction. (Model 2 with L_t = 0 and 2-frame tubelets is *not* order-blind: each tubelet
+    sees two frames in order.)"""
+    recipe = recipe or vivit_recipe()
+    size, patch, _ = parse_variant(recipe.variant)
+    return dataclasses.replace(recipe, **{
+        "variant": f"{size}/{patch}x1", "model": 2,
+        "model_overrides": {**recipe.model_overrides, "temporal_layers": 0}, **overrides})
+
+
+def scale_pixels(x: torch.Tensor) -> torch.Tensor:
+    """Pixels in [0, 1] -> scenic's [-1, 1] (images and videos alike)."""
+    return x * 2.0 - 1.0
+
+
+def vivit_data(recipe: ViViTRecipe, split: str, n: int | None = None, num_frames: int | None = None, size=None):
+    """Motion videos (N, 3, T, H, W) in [0, 1] and labels (N,) for ``split`` (default size: the recipe's)."""
+    n = n if n is not None else (recipe.n_train if split == "train" else recipe.n_test)
+    return make_motion_videos(n, num_frames or recipe.num_frames, size or recipe.image_size, seed=recipe.data_seed,
+                              split=split, **recipe.video)
+
+
+def make_image_vit(recipe: ViViTRecipe) -> ViT:
+    """The image ViT the recipe's ViViT is initialised from (:func:`minimodels.vivit.image_config`:
+    same width, depth, heads, patch size and init), for single ``image_size`` frames, with a
+    10-way digit head; initialised from ``recipe.seed``."""
+    torch.manual_seed(recipe.seed)
+    return ViT(image_config(_vivit_config(recipe), num_classes=10))
+
+
+def pretrain_image_vit(recipe: ViViTRecipe, log=print, progress: bool = False) -> tuple[ViT, History]:
+    """Train :func:`make_image_vit` on digit classification (:func:`digit_crops` at the video's
+    frame size, pixels in [-1, 1]) with the ``recipe.pretrain`` stage: the stand-in for the paper's
+    ImageNet-pretrained ViT. Returns the ViT and its history (eval: accuracy on held-out digits)."""
+    log = log or (lambda line: None)
+    vit = make_image_vit(recipe)
+    (images, labels), (test_images, test_labels) = digit_task(
+        recipe.pretrain_crops, recipe.image_size, recipe.data_seed, recipe.pretrain_textured)
+    config = dataclasses.replace(recipe.pretrain, progress=progress)
+    log(f"image pretraining: ViT ({count_params(vit) / 1e3:.0f}k params) on digit classification, "
+        f"{config.steps} steps x {config.batch_size} crops of {recipe.image_size}px")
+    history = classify_digits(vit, config, (scale_pixels(images), labels), (scale_pixels(test_images), test_labels),
+                              log=log)
+    return vit.cpu(), history
+
+
+def _vivit_config(recipe: ViViTRecipe):
+    return variant_config(recipe.variant, model=recipe.model, num_classes=len(MOTION_CLASSES),
+                          num_frames=recipe.num_frames, image_size=recipe.image_size, class_names=MOTION_CLASSES,
+                          **recipe.model_overrides)
+
+
+def make_vivit(recipe: ViViTRecipe, image_vit=None) -> ViViT:
+    """The recipe's ViViT (10 motion classes), initialised from ``recipe.seed``; with ``image_vit``
+    (a ViT or its state dict) initialised from it by ``init_from_image`` with the recipe's
+    ``tubelet_init`` and ``temporal_attention_init``."""
+    torch.manual_seed(recipe.seed)
+    model = ViViT(_vivit_config(recipe))
+    if image_vit is not None:
+        init_from_image(model, image_vit, tubelet_init=recipe.tubelet_init,
+                        temporal_attention_init=recipe.temporal_attention_init)
+    return model
+
+
+def vivit_loss(recipe: ViViTRecipe):
+    """The training loss of ``recipe``: ``loss_fn(model, (videos, labels)) -> (loss, {"acc": ...})``.
+
+    Videos come scaled to [-1, 1]. With ``recipe.flip`` each video is mirrored left-right with
+    probability 1/2 and its label mirrored with it (left <-> right, clockwise <-> anticlockwise);
+    with ``recipe.time_reverse`` each video is played backwards with probability 1/2 and labelled
+    with its pair's partner class (a reversed "zoom in" is a "zoom out" of the right distribution);
+    ``label_smoothing`` and ``mixup`` (Beta(alpha, alpha) blends of two videos and their labels)
+    as in the paper's regularisation study."""
+    mirror = torch.tensor(MIRROR_CLASS, dtype=torch.int64)
+    partner = torch.empty(len(MOTION_CLASSES), dtype=torch.int64)
+    for a, b in DIRECTION_PAIRS:
+        partner[a], partner[b] = b, a
+
+    def loss_fn(model, batch):
+        videos, labels = batch
+        for on, dim, table in ((recipe.flip, -1, mirror), (recipe.time_reverse, -3, partner)):
+            if on:  # the random draws come from the training RNG stream (fit seeds and checkpoints it)
+                chosen = (torch.rand(len(videos)) < 0.5).to(videos.device)
+                videos = torch.where(chosen.view(-1, 1, 1, 1, 1), videos.flip(dim), videos)
+                labels = torch.where(chosen, table.to(labels.device)[labels], labels)
+        if recipe.mixup > 0:
+            lam = float(torch.distributions.Beta(recipe.mixup, recipe.mixup).sample())
+            perm = torch.randperm(len(videos)).to(videos.device)
+            logits = model(lam * videos + (1 - lam) * videos[perm])
+            loss = lam * F.cross_entropy(logits, labels, label_smoothing=recipe.label_smoothing) \
+                + (1 - lam) * F.cross_entropy(logits, labels[perm], label_smoothing=recipe.label_smoothing)
+        else:
+            logits = model(videos)
+            loss = F.cross_entropy(logits, labels, label_smoothing=recipe.label_smoothing)
+        return loss, {"acc": (logits.argmax(1) == labels).float().mean()}
+
+    return loss_fn
+
+
+@torch.no_grad()
+def predict_vivit(model, videos: torch.Tensor, batch_size: int = 100) -> torch.Tensor:
+    """Logits (N, classes) float32 on the CPU for videos (N, 3, T, H, W) in [0, 1] (scaled to [-1, 1] here)."""
+    if videos.ndim != 5:
+        raise ValueError(f"expected videos (N, 3, T, H, W), got {tuple(videos.shape)}")
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    out = [model(scale_pixels(videos[i:i + batch_size]).to(device)).float().cpu()
+           for i in range(0, len(videos), batch_size)]
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, len(MOTION_CLASSES))
+
+
+def _pair_names() -> list[str]:
+    return [f"{MOTION_CLASSES[a]} / {MOTION_CLASSES[b]}" for a, b in DIRECTION_PAIRS]
+
+
+def motion_metrics(scores: torch.Tensor, labels: torch.Tensor) -> dict:
+    """Accuracies of class scores (N, 10) (logits or probabilities) against labels (N,):
+
+    - ``acc``: top-1; ``per_class_acc``: {class name: top-1 on that class's videos};
+    - ``type_acc``: the predicted class is in the true class's time-reversal pair (the motion
+      *type* is right: sideways, up-down, turn, zoom, bounce);
+    - ``direction_acc``: the true class scores above its partner (the direction is right);
+      ``pair_direction_acc``: the same per pair. 0.5 is chance for the direction.
+    """
+    scores, labels = scores.float().cpu(), torch.as_tensor(labels).cpu()
+    if scores.ndim != 2 or scores.shape[1] != len(MOTION_CLASSES) or len(scores) != len(labels):
+        raise ValueError(f"expected scores (N, {len(MOTION_CLASSES)}) and labels (N,), "
+                         f"got {tuple(scores.shape)} and {tuple(labels.shape)}")
+    pred = scores.argmax(1)
+    partner = torch.empty(len(MOTION_CLASSES), dtype=torch.int64)
+    pair_of = torch.empty(len(MOTION_CLASSES), dtype=torch.int64)
+    for k, (a, b) in enumerate(DIRECTION_PAIRS):
+        partner[a], partner[b], pair_of[a], pair_of[b] = b, a, k, k
+    right_way = scores.gather(1, labels.view(-1, 1)) > scores.gather(1, partner[labels].view(-1, 1))
+    right_way = right_way.view(-1).float()
+
+    def mean_or_none(x):
+        return float(x.mean()) if len(x) else None
+
+    return {
+        "acc": mean_or_none((pred == labels).float()),
+        "per_class_acc": {name: mean_or_none((pred[labels == c] == c).float())
+                          for c, name in enumerate(MOTION_CLASSES)},
+        "type_acc": mean_or_none((pair_of[pred] == pair_of[labels]).float()),
+        "direction_acc": mean_or_none(right_way),
+        "pair_direction_acc": {name: mean_or_none(right_way[pair_of[labels] == k])
+                               for k, name in enumerate(_pair_names())},
+    }
+
+
+def evaluate_vivit(model, videos: torch.Tensor, labels: torch.Tensor, batch_size: int = 100) -> dict:
+    """:func:`motion_metrics` of ``model`` on motion videos (N, 3, T, H, W) in [0, 1] and labels (N,)."""
+    if videos.ndim != 5 or len(videos) != len(labels):
+        raise ValueError(f"expected videos (N, 3, T, H, W) and labels (N,), got {tuple(videos.shape)} and "
+                         f"{tuple(labels.shape)}")
+    return motion_metrics(predict_vivit(model, videos, batch_size), labels)
+
+
+@dataclass
+class ViViTResult(Result):
+    """What :func:`train_vivit` returns; also readable as a dict (``result["acc"]``)."""
+
+    model: torch.nn.Module
+    acc: float  # top-1 on the held-out test videos
+    per_class_acc: dict[str, float | None]
+    type_acc: float  # the motion type (the pair) right
+    direction_acc: float  # the true class above its time-reversed partner (0.5: chance)
+    pair_direction_acc: dict[str, float | None]
+    history: History  # loss/lr/acc per step, periodic {"step", "acc", ...} evaluations
+    clips_per_s: float  # training throughput
+    wall_time: float  # seconds for the whole call: data, pretraining, training, evaluation
+    recipe: ViViTRecipe
+    device: str
+    pretrain: History | None = None  # the image ViT's digit-classification pretraining, if run here
+    image_vit: dict | None = None  # its weights (a state dict), to initialise other ViViTs from
+
+    def metrics(self) -> dict:
+        """Everything but the model and weights, as plain JSON-able values."""
+        pre = self.pretrain
+        pretrain_acc = float(pre.evals[-1]["acc"]) if pre is not None and pre.evals else None
+        return {"acc": self.acc, "per_class_acc": self.per_class_acc, "type_acc": self.type_acc,
+                "direction_acc": self.direction_acc, "pair_direction_acc": self.pair_direction_acc,
+                "clips_per_s": self.clips_per_s, "wall_time_s": self.wall_time,
+                "train_time_s": self.history.train_time, "steps": len(self.history.loss), "device": self.device,
+                "pretrain_digit_acc": pretrain_acc,
+                "config": dataclasses.asdict(self.recipe),
+                "history": self.history.to_dict(),
+                "pretrain": self.pretrain.to_dict() if self.pretrain is not None else None}
+
+
+def train_vivit(recipe: ViViTRecipe | None = None, model=None, image_vit=None, log=print, progress: bool = False,
+                out_dir=None, resume: bool = False, data=None) -> ViViTResult:
+    """Train ViViT on motion videos with ``recipe`` and evaluate it on held-out test videos.
+
+    1. data: ``n_train`` training and ``n_test`` test videos (:func:`vivit_data`), or ``data`` =
+       ((train videos, labels), (test videos, labels)) in [0, 1] to reuse them across runs;
+    2. model: ``make_vivit(recipe)`` initialised from an image ViT - ``image_vit`` (a ViT or
+       state dict) if given, else one pretrained here for ``recipe.pretrain.steps`` steps
+       (:func:`pretrain_image_vit`; none when ``pretrain.steps`` is 0 or when resuming);
+    3. training with :func:`minimodels.train.fit` and :func:`vivit_loss`, evaluated every
+       ``train.eval_every`` steps and at the end (:func:`evaluate_vivit`).
+
+    model: train this ViViT instead (nothing is pretrained). out_dir: keep a checkpoint in
+    ``out_dir/checkpoint.pt`` (every ``train.eval_every`` steps and at the end); with ``resume`` the run
+    continues from it. log: where log lines go (``None``: silent).
+    """
+    t0 = time.perf_counter()
+    recipe = recipe or vivit_recipe()
+    log = log or (lambda line: None)
+    if data is None:
+        data = (vivit_data(recipe, "train"), vivit_data(recipe, "test"))
+    (train_videos, train_labels), (test_videos, test_labels) = data
+    train_videos = scale_pixels(train_videos)  # once, up front (test videos are scaled in evaluation)
+    checkpoint = str(Path(out_dir) / "checkpoint.pt") if out_dir is not None else None
+    config = dataclasses.replace(recipe.train, progress=progress, checkpoint=checkpoint,
+                                 checkpoint_every=recipe.train.eval_every)
+    resuming = resume and checkpoint is not None and Path(checkpoint).exists()
+    pretrain, given = None, model is not None
+    if model is None:
+        if image_vit is None and recipe.pretrain.steps and not resuming:
+            vit, pretrain = pretrain_image_vit(recipe, log=log, progress=progress)
+            image_vit = {k: v.detach().clone() for k, v in vit.state_dict().items()}
+        elif isinstance(image_vit, nn.Module):
+            image_vit = {k: v.detach().clone() for k, v in image_vit.state_dict().items()}
+        model = make_vivit(recipe, image_vit if not resuming else None)
+    n_params = count_params(model)
+    c = model.config
+    init = ("the given weights" if given else f"{recipe.tubelet_init} tubelet init from the image ViT"
+            if image_vit is not None else "random init")
+    log(f"ViViT Model {c.model} {recipe.variant} d={c.hidden_dim} L={c.depth} ({n_params / 1e3:.0f}k params, {init}), "
+        f"{len(train_labels)} train / {len(test_labels)} test videos of {recipe.num_frames}x{recipe.image_size}px, "
+        f"device {device_name(config.device)}")
+    log(f"video training: {config.steps} steps x {config.batch_size} clips, lr {config.lr:g}, {config.schedule}")
+
+    def evaluate(m):
+        return evaluate_vivit(m, test_videos, test_labels, recipe.eval_batch_size)
+
+    history = fit(model, sample_batches(train_videos, train_labels, batch_size=config.batch_size, seed=recipe.seed),
+                  vivit_loss(recipe), config, evaluate=evaluate, resume=resume, log=log)
+    final = history.evals[-1]
+    return ViViTResult(model=model, acc=final["acc"], per_class_acc=final["per_class_acc"], type_acc=final["type_acc"],
+                       direction_acc=final["direction_acc"], pair_direction_acc=final["pair_direction_acc"],
+                       history=history, clips_per_s=history.samples_per_s, wall_time=time.perf_counter() - t0,
+                       recipe=recipe, device=device_name(resolve_device(config.device)), pretrain=pretrain,
+                       image_vit=image_vit if isinstance(image_vit, dict) else None)
+
+
+def run(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool = False,
+        **overrides) -> dict:
+    """``python -m minimodels.recipes vivit``: train with the profile's recipe, return the metrics."""
+    recipe = vivit_recipe(profile, **overrides)
+    result = train_vivit(recipe, out_dir=out_dir, progress=progress, resume=resume)
+    return result.metrics()
