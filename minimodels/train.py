@@ -181,6 +181,7 @@ class History:
     samples: int = 0  # training samples seen (images, clips, sequences)
     train_time: float = 0.0  # seconds in training steps (no evaluation, no checkpointing)
     wall_time: float = 0.0  # seconds in fit(), everything included, summed over resumes
+    earlier_wall_time: float = 0.0  # of which in the calls before the last resume (0: never resumed)
 
     @property
     def samples_per_s(self) -> float:
@@ -257,7 +258,11 @@ def _batch_len(batch) -> int:
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
     """Write ``state`` atomically: to ``path.tmp`` first, then rename over ``path``. A crash
-    while writing leaves the previous checkpoint intact."""
+    while writing leaves the previous checkpoint intact. A state holding a non-finite
+    floating-point tensor (NaN or inf weights) is refused: it is never worth resuming from."""
+    bad = _non_finite(state)
+    if bad:
+        raise NonFiniteError(f"refusing to write {path}: non-finite values in {bad[:5]}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -270,7 +275,54 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> None:
 
 def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> dict:
     """Load a checkpoint written by :func:`fit` (tensors and plain Python values only)."""
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # truncated, garbage, or pickled objects other than tensors and plain values
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or corrupt?): {e}") from e
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read, or that belongs to another run."""
+
+
+class NonFiniteError(FloatingPointError):
+    """A NaN or inf where training needs finite numbers (loss, gradients, saved weights)."""
+
+
+def _non_finite(tree, prefix: str = "") -> list[str]:
+    """Names of the floating-point tensors in a nested dict/list of ``tree`` that hold NaN or inf."""
+    if torch.is_tensor(tree):
+        return [prefix or "tensor"] if tree.is_floating_point() and not torch.isfinite(tree).all() else []
+    if isinstance(tree, dict):
+        return [n for k, v in tree.items() for n in _non_finite(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(tree, (list, tuple)):
+        return [n for i, v in enumerate(tree) for n in _non_finite(v, f"{prefix}[{i}]")]
+    return []
+
+
+# TrainConfig fields that do not change what a run computes: a run may be resumed with others.
+RUNTIME_FIELDS = ("progress", "checkpoint", "checkpoint_every", "log_every", "eval_every", "device", "channels_last")
+
+
+def _differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
+    """``name: saved -> current`` for every field (nested dicts flattened) that differs."""
+    out = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key, "(absent)"), current.get(key, "(absent)")
+        name = f"{prefix}{key}"
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, name + ".")
+        elif _plain(a) != _plain(b):
+            out.append(f"{name}: {a!r} -> {b!r}")
+    return out
+
+
+def _run_identity(config: "TrainConfig", run: dict | None) -> dict:
+    """What defines a run for resuming: the training config (less its runtime fields) and ``run``."""
+    train = {k: v for k, v in asdict(config).items() if k not in RUNTIME_FIELDS}
+    return _plain({"train": train, "run": run or {}})
 
 
 def fit(
@@ -281,6 +333,7 @@ def fit(
     evaluate: Callable[[nn.Module], dict] | None = None,
     resume: bool = False,
     log: Callable[[str], None] | None = None,
+    run: dict | None = None,
 ) -> History:
     """Train ``model`` for ``config.steps`` AdamW updates and return its :class:`History`.
 
@@ -293,8 +346,16 @@ def fit(
               training RNG stream, so evaluating does not change the run.
     resume:   continue from ``config.checkpoint`` if that file exists. The model, optimizer,
               schedule, grad scaler, RNG states and history are restored, so an interrupted
-              run that resumes ends exactly where an uninterrupted one does.
+              run that resumes ends exactly where an uninterrupted one does. A checkpoint of
+              another run (another training config - runtime fields such as ``log_every`` aside -
+              or another ``run``) is refused with the fields that differ.
     log:      where log lines go (default: ``print``, or above the progress bar).
+    run:      what else defines the run (e.g. the recipe, as a dict): saved with every checkpoint
+              and compared on resume.
+
+    A non-finite loss (or gradient norm, when clipping) stops the run with a
+    :class:`NonFiniteError` naming the step - at once on a CPU, within 50 steps on a GPU (where
+    each check costs a device sync) - before anything after it is saved.
     """
     device = resolve_device(config.device)
     dtype = autocast_dtype(config, device)
@@ -309,28 +370,52 @@ def fit(
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config)
     history, start = History(), 0
+    identity = _run_identity(config, run)
+    progress = sys.stderr.isatty() if config.progress is None else config.progress
+    say = log or print
     if resume and config.checkpoint and Path(config.checkpoint).exists():
         ckpt = load_checkpoint(config.checkpoint, map_location=device)
-        model.load_state_dict(ckpt["model"])
+        saved = ckpt.get("identity")
+        if saved is None:
+            raise CheckpointError(f"{config.checkpoint} holds no record of the run that wrote it; "
+                                  "it cannot be resumed safely (start again without resume)")
+        kinds = saved["run"].get("recipe"), identity["run"].get("recipe")
+        if kinds[0] != kinds[1]:
+            raise CheckpointError(f"{config.checkpoint} is a checkpoint of a {kinds[0]} run, not of this "
+                                  f"{kinds[1]} run; use another output directory")
+        changed = _differences(saved, identity)
+        if changed:
+            raise CheckpointError(f"{config.checkpoint} was written by another run; fields that differ "
+                                  f"(checkpoint -> this run): " + "; ".join(changed[:8])
+                                  + (f"; and {len(changed) - 8} more" if len(changed) > 8 else ""))
+        try:
+            model.load_state_dict(ckpt["model"])
+        except RuntimeError as e:
+            raise CheckpointError(f"{config.checkpoint}: its weights do not fit this model: {e}") from e
         optimizer.load_state_dict(ckpt["optimizer"])
         _match_layout(optimizer)
         scheduler.load_state_dict(ckpt["scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
         history, start = History.from_dict(ckpt["history"]), ckpt["step"]
         _set_rng_state(ckpt["rng"])
+        say(f"resuming from step {start} of {config.steps} ({config.checkpoint})")
     else:
+        if resume:
+            say(f"nothing to resume: no checkpoint at {config.checkpoint}; starting from step 0")
         _seed_everything(config.seed)
     if hasattr(batches, "skip"):
         batches.skip(start)
 
-    progress = sys.stderr.isatty() if config.progress is None else config.progress
     bar = _progress_bar(config.steps, start, progress)
     log = log or (bar.write if bar is not None else print)
     pending: list[tuple] = []  # (step, lr, loss, metrics) still on the device: no sync per step
     wall0, train0 = history.wall_time, history.train_time
+    history.earlier_wall_time = wall0
     t_start, t_train = time.perf_counter(), 0.0
 
     def flush():  # move the pending per-step values into the history (one device sync)
+        check_finite()
+        checked[0] = 0
         for step, lr, loss, metrics in pending:
             history.step.append(step)
             history.lr.append(lr)
@@ -343,6 +428,20 @@ def fit(
 
     def every(n, done):
         return done == config.steps or (n > 0 and done % n == 0)
+
+    check_every, checked = (50 if device.type == "cuda" else 1), [0]
+
+    def check_finite():  # the pending steps not checked yet: losses and gradient norms (one device sync)
+        for step, _, loss, metrics in pending[checked[0]:]:
+            # under fp16 an overflowing gradient is expected now and then: the grad scaler skips that update
+            grad_norm = None if scaler.is_enabled() else metrics.get("grad_norm")
+            for name, value in (("loss", loss), ("gradient norm", grad_norm)):
+                if value is not None and not math.isfinite(float(value)):
+                    saved = (f"the last checkpoint ({config.checkpoint}) is from before it"
+                             if config.checkpoint else "nothing was saved")
+                    raise NonFiniteError(f"step {step + 1} of {config.steps}: the {name} is {float(value)} "
+                                         f"(non-finite); stopping the run, {saved}")
+        checked[0] = len(pending)
 
     model.train()
     for step in range(start, config.steps):
@@ -362,6 +461,8 @@ def fit(
                         {k: v.detach() if torch.is_tensor(v) else v for k, v in metrics.items()}))
         history.samples += _batch_len(batch)
         done = step + 1
+        if done % check_every == 0:
+            check_finite()
         report = every(config.log_every, done) or every(config.eval_every, done) or every(config.checkpoint_every, done)
         if report and device.type == "cuda":
             torch.cuda.synchronize()  # so the measured time includes the queued GPU work
@@ -387,6 +488,7 @@ def fit(
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                 "step": done, "rng": _rng_state(), "history": history.to_dict(), "config": asdict(config),
+                "identity": identity,
             })
 
     if bar is not None:

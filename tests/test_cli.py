@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from minimodels.recipes import __main__ as cli
-from minimodels.train import load_checkpoint
+from minimodels.train import CheckpointError, load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -49,8 +49,30 @@ def test_cli_smoke_run_writes_metrics_and_resumes(tmp_path):
     assert metrics["images_per_s"] > 0 and metrics["wall_time_s"] > 0 and metrics["device"].startswith("cpu")
     assert metrics["config"]["train"]["steps"] == 2 and metrics["config"]["profile"] == "smoke"
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 2
-    # a longer schedule resumes from the checkpoint: only the new steps are trained
-    resumed = cli.main(["segformer", "--profile", "smoke", "--out", str(out), "--steps", "4", "--no-progress",
-                          "--resume"])
-    assert resumed["steps"] == 4 and resumed["history"]["loss"][:2] == metrics["history"]["loss"]
-    assert json.loads((out / "metrics.json").read_text())["steps"] == 4
+    # resuming the finished run trains nothing and reports the same run, its pretraining included
+    again = cli.main(["segformer", "--profile", "smoke", "--out", str(out), "--steps", "2", "--no-progress", "--resume"])
+    assert again["history"]["loss"] == metrics["history"]["loss"] and again["miou"] == metrics["miou"]
+    for key in ("loss", "evals", "samples"):  # its pretraining too (loaded from its finished stage)
+        assert again["pretrain"][key] == metrics["pretrain"][key]
+    assert again["wall_time_s"] >= again["train_time_s"] > 0
+    assert sorted(p.name for p in (out / "stages").iterdir()) == ["encoder_pretrain.pt"]
+
+
+def test_cli_resume_refuses_another_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    cli.main(["segformer", "--profile", "smoke", "--out", str(out), "--seed", "1", "--no-progress"])
+    with pytest.raises(CheckpointError, match=r"written by another run; .*seed: 1 -> 2"):
+        cli.main(["segformer", "--profile", "smoke", "--out", str(out), "--seed", "2", "--no-progress", "--resume"])
+    with pytest.raises(CheckpointError, match=r"train.steps: 3 -> 2"):
+        cli.main(["segformer", "--profile", "smoke", "--out", str(out), "--seed", "1", "--steps", "2",
+                  "--no-progress", "--resume"])
+    with pytest.raises(CheckpointError, match=r"checkpoint.pt is a checkpoint of a SegFormerRecipe run, not of this ViViTRecipe run"):
+        cli.main(["vivit", "--profile", "smoke", "--out", str(out), "--no-progress", "--resume"])
+
+
+def test_cli_checks_the_output_directory_before_any_work(tmp_path):
+    target = tmp_path / "a_file"
+    target.write_text("not a directory")
+    for out in (target, target / "run"):
+        with pytest.raises(NotADirectoryError, match=f"{target} is a file"):
+            cli.main(["videobert", "--profile", "smoke", "--out", str(out), "--no-progress"])

@@ -182,8 +182,12 @@ def test_smoke_recipe_trains_checkpoints_and_resumes(tmp_path):
     json.dumps(metrics)  # JSON-able
     assert metrics["config"]["num_frames"] == recipe.num_frames and metrics["steps"] == recipe.train.steps
     assert metrics["config"]["pretrain"]["steps"] == recipe.pretrain.steps  # every stage's knobs
-    again = train_vivit(recipe, out_dir=tmp_path, log=None, resume=True)
+    assert (tmp_path / "stages" / "image_vit.pt").exists()  # the image pretraining is checkpointed too
+    lines = []
+    again = train_vivit(recipe, out_dir=tmp_path, log=lines.append, resume=True)
     assert again.history.loss == result.history.loss
+    assert again.pretrain.loss == result.pretrain.loss and again.wall_time >= again.history.train_time
+    assert f"resuming from step {recipe.train.steps} of {recipe.train.steps} ({tmp_path / 'checkpoint.pt'})" in lines
     for p, q in zip(result.model.parameters(), again.model.parameters()):
         assert torch.equal(p, q)
     # evaluate_vivit on the same test videos gives the run's numbers

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import pytest
@@ -312,3 +313,78 @@ def test_progress_bar_goes_to_stderr(capsys):
     fit(_model(), [(x, y)], _loss, TrainConfig(steps=3, progress=True))
     captured = capsys.readouterr()
     assert "3/3" in captured.err and captured.out == ""
+
+
+# --- faults: another run's checkpoint, non-finite values, corrupt files ---------------------------
+
+
+def test_resume_refuses_another_runs_checkpoint_and_says_what_it_does(tmp_path, capsys):
+    x, y = _data()
+    batches = sample_batches(x, y, batch_size=8, seed=3)
+    ck = TrainConfig(steps=4, lr=1e-2, seed=1, checkpoint=str(tmp_path / "run.pt"), progress=False)
+    lines = []
+    fit(_model(), batches, _loss, ck, resume=True, log=lines.append, run={"recipe": "A", "width": 4})
+    assert lines == [f"nothing to resume: no checkpoint at {ck.checkpoint}; starting from step 0"]
+    for changed, fields in ((dict(seed=2), "seed: 1 -> 2"), (dict(steps=2), "steps: 4 -> 2"),
+                            (dict(lr=1e-3), "lr: 0.01 -> 0.001")):
+        with pytest.raises(train.CheckpointError, match=rf"written by another run; .*{fields}"):
+            fit(_model(), batches, _loss, dataclasses.replace(ck, **changed), resume=True, run={"recipe": "A", "width": 4})
+    with pytest.raises(train.CheckpointError, match=r"run.width: 4 -> 8"):
+        fit(_model(), batches, _loss, ck, resume=True, run={"recipe": "A", "width": 8})
+    with pytest.raises(train.CheckpointError, match=r"a checkpoint of a A run, not of this B run"):
+        fit(_model(), batches, _loss, ck, resume=True, run={"recipe": "B", "width": 4})
+    # runtime fields may change; the resume says where it starts
+    lines = []
+    fit(_model(), batches, _loss, dataclasses.replace(ck, log_every=1), resume=True, log=lines.append,
+        run={"recipe": "A", "width": 4})
+    assert lines[0] == f"resuming from step 4 of 4 ({ck.checkpoint})"
+
+
+def test_resume_refuses_weights_of_another_model(tmp_path):
+    x, y = _data()
+    ck = TrainConfig(steps=2, checkpoint=str(tmp_path / "run.pt"), progress=False)
+    fit(_model(), sample_batches(x, y, batch_size=8), _loss, ck)
+    other = nn.Sequential(nn.Flatten(), nn.Linear(108, 2))
+    with pytest.raises(train.CheckpointError, match="its weights do not fit this model"):
+        fit(other, sample_batches(x, y, batch_size=8), lambda m, b: (F.cross_entropy(m(b[0]), b[1]), {}), ck,
+            resume=True)
+
+
+def test_a_non_finite_loss_stops_the_run_and_nothing_non_finite_is_saved(tmp_path):
+    x, y = _data()
+    x_bad = x.clone()
+    x_bad[5, 0, 2, 2] = float("nan")  # one NaN pixel: BatchNorm would spread it to every later output
+    ck = TrainConfig(steps=20, checkpoint=str(tmp_path / "run.pt"), checkpoint_every=2, progress=False)
+
+    def batches(step):  # the NaN pixel arrives at step 6 (0-based 5)
+        return (x_bad[:8] if step == 5 else x[8:16]), y[:8] if step == 5 else y[8:16]
+
+    with pytest.raises(train.NonFiniteError, match=r"step 6 of 20: the loss is nan \(non-finite\); stopping the run, "
+                                                   r"the last checkpoint \(.*run.pt\) is from before it"):
+        fit(_model(), batches, _loss, ck)
+    assert train.load_checkpoint(ck.checkpoint)["step"] == 4  # the last good one
+    with pytest.raises(train.NonFiniteError, match=r"refusing to write .*x.pt: non-finite values in \['model.w'\]"):
+        train.save_checkpoint(tmp_path / "x.pt", {"model": {"w": torch.tensor([1.0, float("inf")])}})
+    assert not (tmp_path / "x.pt").exists()
+
+
+def test_a_non_finite_gradient_stops_the_run():
+    x, y = _data()
+
+    def loss_fn(model, batch):  # a finite loss whose gradient is not: sqrt at 0
+        loss, metrics = _loss(model, batch)
+        return loss + (model.head.weight * 0).sum().sqrt(), metrics
+
+    with pytest.raises(train.NonFiniteError, match=r"step 1 of 3: the gradient norm is nan"):
+        fit(_model(), sample_batches(x, y, batch_size=8), loss_fn, TrainConfig(steps=3, grad_clip=1.0, progress=False))
+
+
+def test_a_corrupt_checkpoint_is_named(tmp_path):
+    path = tmp_path / "stage.pt"
+    path.write_bytes(b"\x00garbage")
+    with pytest.raises(train.CheckpointError, match=r"stage.pt is not a readable checkpoint"):
+        train.load_checkpoint(path)
+    x, y = _data()
+    with pytest.raises(train.CheckpointError, match=r"stage.pt is not a readable checkpoint"):
+        fit(_model(), sample_batches(x, y, batch_size=8), _loss,
+            TrainConfig(steps=2, checkpoint=str(path), progress=False), resume=True)

@@ -10,6 +10,8 @@ every stage. The run has one seed, ``recipe.seed``: every stage trains with it.
 from __future__ import annotations
 
 import dataclasses
+import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +20,7 @@ from torch import nn
 from minimodels import profiles
 from minimodels.data.digitworld import digit_crops
 from minimodels.layers import UnknownFieldError, check_fields
-from minimodels.train import History, TrainConfig, fit, sample_batches
+from minimodels.train import RUNTIME_FIELDS, History, TrainConfig, fit, sample_batches
 
 
 def stage_configs(recipe) -> list[str]:
@@ -72,6 +74,45 @@ def build_recipe(cls, by_profile: dict, profile: str | None, overrides: dict, me
     return cls(profile=profile, **fields)
 
 
+def run_identity(recipe) -> dict:
+    """What defines a recipe's run, saved with its checkpoints and compared on resume: the recipe's
+    class and fields, less the stages' runtime fields (logging, checkpointing, progress bars)."""
+    fields = dataclasses.asdict(recipe)
+    for name in stage_configs(recipe):
+        fields[name] = {k: v for k, v in fields[name].items() if k not in RUNTIME_FIELDS}
+    return {"recipe": type(recipe).__name__, **fields}
+
+
+def stage_config(config: TrainConfig, checkpoint_dir, name: str, progress: bool = False) -> TrainConfig:
+    """``config`` with ``progress``, checkpointing to ``checkpoint_dir/name.pt`` every twentieth of
+    the stage when there is a directory: each training stage can then be resumed exactly, and a run
+    killed early loses little."""
+    config = dataclasses.replace(config, progress=progress)
+    if checkpoint_dir is None:
+        return config
+    return dataclasses.replace(config, checkpoint=str(Path(checkpoint_dir) / f"{name}.pt"),
+                               checkpoint_every=max(1, config.steps // 20))
+
+
+def check_out_dir(out_dir) -> Path | None:
+    """A run's output directory, checked before any work: it may exist (a run to resume), but
+    not as a file. Returns its ``stages/`` folder (where each stage keeps its checkpoint), or
+    None without a directory."""
+    if out_dir is None:
+        return None
+    out_dir = Path(out_dir)
+    for p in (out_dir, *out_dir.parents):
+        if p.exists() and not p.is_dir():
+            raise NotADirectoryError(f"the output directory {out_dir} cannot be created: {p} is a file")
+    return out_dir / "stages"
+
+
+def wall_time(t0: float, *histories: History | None) -> float:
+    """Seconds a run took: this call's (since ``time.perf_counter()`` was ``t0``) plus what its
+    training stages spent in earlier calls, before it was resumed."""
+    return time.perf_counter() - t0 + sum(h.earlier_wall_time for h in histories if h is not None)
+
+
 class Result:
     """What a recipe's ``train_*`` returns (a dataclass) is also readable as a dict:
     ``result["miou"]``, ``"acc" in result``, ``result.keys()``."""
@@ -113,11 +154,12 @@ def digit_task(n: int, size: int, seed: int, textured: float = 0.0, plain: float
 
 
 def classify_digits(model: nn.Module, config: TrainConfig, train: tuple, test: tuple | None = None,
-                    outputs: slice = slice(None), log=print, resume: bool = False) -> History:
+                    outputs: slice = slice(None), log=print, resume: bool = False, run: dict | None = None) -> History:
     """Pretrain ``model`` in place to name digits: cross entropy of ``model(x)[:, outputs]`` (the
     logits that name the ten digits; S3D uses its noun logits) on ``train = (inputs, labels)``, with
     ``config``. ``test``: held-out ``(inputs, labels)``, its accuracy in the history's evals.
-    Inputs come already scaled the way the model expects them."""
+    Inputs come already scaled the way the model expects them. ``resume`` / ``run``: as in
+    :func:`minimodels.train.fit`."""
 
     def loss_fn(m, batch):
         x, labels = batch
@@ -131,4 +173,4 @@ def classify_digits(model: nn.Module, config: TrainConfig, train: tuple, test: t
         return {"acc": (logits.argmax(1) == labels).float().mean()}
 
     return fit(model, sample_batches(*train, batch_size=config.batch_size, seed=config.seed), loss_fn, config,
-               evaluate=evaluate if test is not None else None, resume=resume, log=log)
+               evaluate=evaluate if test is not None else None, resume=resume, log=log, run=run)

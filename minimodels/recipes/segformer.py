@@ -57,7 +57,18 @@ from minimodels.data.digitworld import SEG_CLASSES, make_scenes
 from minimodels.data.transforms import normalize, random_crop
 from minimodels.layers import count_params
 from minimodels.metrics import confusion_matrix, mean_iou
-from minimodels.recipes.common import Result, build_recipe, check_recipe, classify_digits, digit_task, extend_profiles
+from minimodels.recipes.common import (
+    Result,
+    build_recipe,
+    check_out_dir,
+    check_recipe,
+    classify_digits,
+    digit_task,
+    extend_profiles,
+    run_identity,
+    stage_config,
+    wall_time,
+)
 from minimodels.segformer import SegFormer
 from minimodels.train import History, TrainConfig, device_name, fit, resolve_device, sample_batches
 
@@ -279,19 +290,21 @@ class EncoderClassifier(nn.Module):
         return self.head(self.encoder(images)[-1].mean((2, 3)))
 
 
-def pretrain_encoder(model: SegFormer, recipe: SegFormerRecipe, log=print, progress: bool = False) -> History:
+def pretrain_encoder(model: SegFormer, recipe: SegFormerRecipe, log=print, progress: bool = False,
+                     checkpoint_dir=None, resume: bool = False) -> History:
     """Pretrain ``model.encoder`` in place on digit classification (:func:`digit_crops` of
     ``pretrain_size`` px, ImageNet-normalised), with a global-average-pooled linear head
     (:class:`EncoderClassifier`) and the ``recipe.pretrain`` stage; the history's eval holds the
-    accuracy on held-out digits."""
+    accuracy on held-out digits. ``checkpoint_dir``: keep ``encoder_pretrain.pt`` there; with
+    ``resume`` continue from it (a finished stage is only loaded)."""
     log = log or (lambda line: None)
     (images, labels), (test_images, test_labels) = digit_task(
         recipe.pretrain_crops, recipe.pretrain_size, recipe.data_seed, recipe.pretrain_textured, recipe.pretrain_plain)
-    config = dataclasses.replace(recipe.pretrain, progress=progress)
+    config = stage_config(recipe.pretrain, checkpoint_dir, "encoder_pretrain", progress)
     log(f"pretraining the encoder on digit classification: {config.steps} steps x "
         f"{config.batch_size} crops of {recipe.pretrain_size}px")
     return classify_digits(EncoderClassifier(model.encoder), config, (normalize(images), labels),
-                           (normalize(test_images), test_labels), log=log)
+                           (normalize(test_images), test_labels), log=log, resume=resume, run=run_identity(recipe))
 
 
 def make_segformer(recipe: SegFormerRecipe, encoder: dict | None = None):
@@ -335,25 +348,27 @@ def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progres
 
     1. data: ``n_train`` training and ``n_test`` held-out test scenes (``segformer_data``);
     2. model: ``make_segformer(recipe)``, its encoder pretrained on digit classification for
-       ``recipe.pretrain.steps`` steps (``pretrain_encoder``; skipped when resuming);
+       ``recipe.pretrain.steps`` steps (``pretrain_encoder``);
     3. segmentation training with :func:`minimodels.train.fit`, evaluated every ``train.eval_every``
        steps and at the end (``evaluate_segformer``).
 
-    out_dir: if given, a checkpoint is kept in ``out_dir/checkpoint.pt`` (every ``train.eval_every``
-    steps and at the end); with ``resume`` the run continues from it. log: where log lines go
+    out_dir: if given, checkpoints are kept there - the pretraining's in ``out_dir/stages/``, the
+    segmentation training's in ``out_dir/checkpoint.pt``, each every twentieth of its stage and at
+    its end; with ``resume`` the run continues from them (a checkpoint of another recipe is
+    refused, naming the fields that differ). log: where log lines go
     (``None``: silent). model: train this SegFormer instead (e.g. one whose encoder was
     pretrained before, see ``make_segformer(recipe, encoder=...)``); it is not pretrained again.
     """
     t0 = time.perf_counter()
     recipe = recipe or segformer_recipe()
     log = log or (lambda line: None)
+    stages = check_out_dir(out_dir)
     train_images, train_masks = segformer_data(recipe, "train")
     train_images = normalize(train_images)  # once, up front (test images are normalised in evaluation)
     test_images, test_masks = segformer_data(recipe, "test")
-    checkpoint = str(Path(out_dir) / "checkpoint.pt") if out_dir is not None else None
-    config = dataclasses.replace(recipe.train, progress=progress, checkpoint=checkpoint,
-                                 checkpoint_every=recipe.train.eval_every)
-    resuming = resume and checkpoint is not None and Path(checkpoint).exists()
+    config = stage_config(recipe.train, stages, "segmentation", progress)
+    if out_dir is not None:
+        config = dataclasses.replace(config, checkpoint=str(Path(out_dir) / "checkpoint.pt"))
     pretrain, pretrained_encoder = None, None
     if model is None:
         model = make_segformer(recipe)
@@ -361,12 +376,13 @@ def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progres
         log(f"SegFormer-{recipe.variant.upper()} ({n_params / 1e6:.2f}M params, C={model.config.decoder_dim}), "
             f"{recipe.n_train} train / {recipe.n_test} test scenes at {recipe.image_size}px, "
             f"device {device_name(config.device)}")
-        if recipe.pretrain.steps and not resuming:
+        if recipe.pretrain.steps:
             learned_pe = model.config.pos_encoding == "learned"
             if learned_pe:  # the PE is trained at the pretraining grid, then resampled once (ViT practice)
                 pe_size = model.config.pe_size
                 model.encoder.resize_positional_embeddings(recipe.pretrain_size, recipe.pretrain_size)
-            pretrain = pretrain_encoder(model, recipe, log=log, progress=progress)
+            pretrain = pretrain_encoder(model, recipe, log=log, progress=progress, checkpoint_dir=stages,
+                                        resume=resume)
             if learned_pe:
                 model.encoder.resize_positional_embeddings(*pe_size)
             pretrained_encoder = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
@@ -377,10 +393,10 @@ def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progres
         return evaluate_segformer(m, test_images, test_masks, recipe.eval_batch_size)
 
     history = fit(model, sample_batches(train_images, train_masks, batch_size=config.batch_size, seed=recipe.seed),
-                  segformer_loss, config, evaluate=evaluate, resume=resume, log=log)
+                  segformer_loss, config, evaluate=evaluate, resume=resume, log=log, run=run_identity(recipe))
     final = history.evals[-1]
     return SegFormerResult(model=model, miou=final["miou"], per_class_iou=final["per_class_iou"], history=history,
-                           images_per_s=history.samples_per_s, wall_time=time.perf_counter() - t0,
+                           images_per_s=history.samples_per_s, wall_time=wall_time(t0, history, pretrain),
                            recipe=recipe, device=device_name(resolve_device(config.device)), pretrain=pretrain,
                            pretrained_encoder=pretrained_encoder)
 

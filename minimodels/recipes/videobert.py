@@ -64,7 +64,15 @@ from minimodels.data.howto import (
 from minimodels.kmeans import HierarchicalKMeans
 from minimodels.layers import count_params
 from minimodels.metrics import ranking_metrics
-from minimodels.recipes.common import build_recipe, check_recipe, classify_digits, digit_task
+from minimodels.recipes.common import (
+    build_recipe,
+    check_out_dir,
+    check_recipe,
+    classify_digits,
+    digit_task,
+    run_identity,
+    stage_config,
+)
 from minimodels.s3d import S3D
 from minimodels.tokens import Vocab
 from minimodels.train import History, TrainConfig, fit, load_checkpoint, sample_batches, save_checkpoint
@@ -210,16 +218,6 @@ def s3d_loss(model, batch):
     return loss, {"verb_acc": (lv.argmax(1) == verbs).float().mean(), "noun_acc": (ln.argmax(1) == nouns).float().mean()}
 
 
-def _stage(config: TrainConfig, checkpoint_dir, name: str, progress: bool = False) -> TrainConfig:
-    """``config`` with ``progress``, checkpointing to ``checkpoint_dir/name.pt`` every tenth of the
-    stage when there is a directory: each training stage of the pipeline can then be resumed exactly."""
-    config = dataclasses.replace(config, progress=progress)
-    if checkpoint_dir is None:
-        return config
-    return dataclasses.replace(config, checkpoint=str(Path(checkpoint_dir) / f"{name}.pt"),
-                               checkpoint_every=max(1, config.steps // 10))
-
-
 def pretrain_s3d_on_digits(model: S3D, recipe: VideoBertRecipe, log=print, progress: bool = False,
                            checkpoint_dir=None, resume: bool = False) -> History:
     """Image pretraining (S3D starts from ImageNet-trained Inception weights): the network
@@ -229,13 +227,13 @@ def pretrain_s3d_on_digits(model: S3D, recipe: VideoBertRecipe, log=print, progr
     afterwards. ``checkpoint_dir`` / ``resume``: as in :func:`train_s3d`."""
     size = recipe.howto.get("size", 32)
     size = size if isinstance(size, int) else size[0]
-    config = _stage(recipe.s3d_pretrain, checkpoint_dir, "s3d_pretrain", progress)
+    config = stage_config(recipe.s3d_pretrain, checkpoint_dir, "s3d_pretrain", progress)
     n = max(64, config.steps * config.batch_size // 2)
     (images, labels), _ = digit_task(n, size, recipe.data_seed + 2, textured=0.5, plain=0.3, test=False)
     if log:
         log(f"clip network, image pretraining: {config.steps} steps x {config.batch_size} digits")
     return classify_digits(model, config, (scale_clips(images).unsqueeze(2), labels),  # (n, 3, 1, H, W)
-                           outputs=slice(NUM_VERBS, None), log=log, resume=resume)
+                           outputs=slice(NUM_VERBS, None), log=log, resume=resume, run=run_identity(recipe))
 
 
 @torch.no_grad()
@@ -274,11 +272,11 @@ def train_s3d(recipe: VideoBertRecipe, videos=None, test_videos=None, log=print,
     held_out = labelled_clips(test_videos) if test_videos is not None else None
     evaluate = (lambda m: s3d_accuracy(m, *held_out)) if held_out is not None else None
 
-    config = _stage(recipe.s3d, checkpoint_dir, "s3d", progress)
+    config = stage_config(recipe.s3d, checkpoint_dir, "s3d", progress)
     log(f"clip network, supervised: {config.steps} steps x {config.batch_size} clips "
         f"({len(x)} labelled clips from {len(videos)} videos)")
     hist = fit(model, sample_batches(scale_clips(x), verbs, nouns, batch_size=config.batch_size, seed=recipe.seed),
-               s3d_loss, config, evaluate=evaluate, resume=resume, log=log)
+               s3d_loss, config, evaluate=evaluate, resume=resume, log=log, run=run_identity(recipe))
     model.eval()
     return model, {"pretrain": pre, "train": hist}
 
@@ -410,8 +408,8 @@ def pretrain_text_bert(recipe: VideoBertRecipe, examples, vocab: Vocab, log=prin
         log(f"text BERT: {recipe.text_bert.steps} steps of masked language modelling on the narration")
     batches = pretraining_batches(recipe, examples, vocab, regime_probs=(1.0, 0.0, 0.0),
                                   batch_size=recipe.text_bert.batch_size)
-    config = _stage(recipe.text_bert, checkpoint_dir, "text_bert", progress)
-    hist = fit(bert, batches, _text_mlm_loss, config, resume=resume, log=log)
+    config = stage_config(recipe.text_bert, checkpoint_dir, "text_bert", progress)
+    hist = fit(bert, batches, _text_mlm_loss, config, resume=resume, log=log, run=run_identity(recipe))
     return bert.eval(), hist
 
 
@@ -492,9 +490,9 @@ def train_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans=None
     def loss_fn(m, batch):
         return videobert_loss(m, batch, recipe.align_weight)
 
-    config = _stage(recipe.train, checkpoint_dir, "videobert", progress)
+    config = stage_config(recipe.train, checkpoint_dir, "videobert", progress)
     hist = fit(model, pretraining_batches(recipe, examples, vocab), loss_fn, config, evaluate=evaluate, resume=resume,
-               log=log)
+               log=log, run=run_identity(recipe))
     model.eval()
     return model, hist
 
@@ -727,7 +725,7 @@ def run(profile: str | None = None, out_dir=None, resume: bool = False, progress
     continues an interrupted run from them (:func:`run_pipeline`); the final models go to
     ``out_dir/checkpoint.pt``."""
     recipe = videobert_recipe(profile, **overrides)
-    stages = Path(out_dir) / "stages" if out_dir is not None else None
+    stages = check_out_dir(out_dir)
     result = run_pipeline(recipe, log=log, progress=progress, checkpoint_dir=stages, resume=resume)
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)

@@ -52,7 +52,18 @@ from torch import nn
 
 from minimodels.data.motion import DIRECTION_PAIRS, MIRROR_CLASS, MOTION_CLASSES, make_motion_videos
 from minimodels.layers import count_params
-from minimodels.recipes.common import Result, build_recipe, check_recipe, classify_digits, digit_task, extend_profiles
+from minimodels.recipes.common import (
+    Result,
+    build_recipe,
+    check_out_dir,
+    check_recipe,
+    classify_digits,
+    digit_task,
+    extend_profiles,
+    run_identity,
+    stage_config,
+    wall_time,
+)
 from minimodels.train import History, TrainConfig, device_name, fit, resolve_device, sample_batches
 from minimodels.vivit import (
     TEMPORAL_ATTENTION_INITS,
@@ -200,19 +211,22 @@ def make_image_vit(recipe: ViViTRecipe) -> ViT:
     return ViT(image_config(_vivit_config(recipe), num_classes=10))
 
 
-def pretrain_image_vit(recipe: ViViTRecipe, log=print, progress: bool = False) -> tuple[ViT, History]:
+def pretrain_image_vit(recipe: ViViTRecipe, log=print, progress: bool = False, checkpoint_dir=None,
+                       resume: bool = False) -> tuple[ViT, History]:
     """Train :func:`make_image_vit` on digit classification (:func:`digit_crops` at the video's
     frame size, pixels in [-1, 1]) with the ``recipe.pretrain`` stage: the stand-in for the paper's
-    ImageNet-pretrained ViT. Returns the ViT and its history (eval: accuracy on held-out digits)."""
+    ImageNet-pretrained ViT. Returns the ViT and its history (eval: accuracy on held-out digits).
+    ``checkpoint_dir``: keep ``image_vit.pt`` there; with ``resume`` continue from it (a finished
+    stage is only loaded)."""
     log = log or (lambda line: None)
     vit = make_image_vit(recipe)
     (images, labels), (test_images, test_labels) = digit_task(
         recipe.pretrain_crops, recipe.image_size, recipe.data_seed, recipe.pretrain_textured)
-    config = dataclasses.replace(recipe.pretrain, progress=progress)
+    config = stage_config(recipe.pretrain, checkpoint_dir, "image_vit", progress)
     log(f"image pretraining: ViT ({count_params(vit) / 1e3:.0f}k params) on digit classification, "
         f"{config.steps} steps x {config.batch_size} crops of {recipe.image_size}px")
     history = classify_digits(vit, config, (scale_pixels(images), labels), (scale_pixels(test_images), test_labels),
-                              log=log)
+                              log=log, resume=resume, run=run_identity(recipe))
     return vit.cpu(), history
 
 
@@ -370,33 +384,36 @@ def train_vivit(recipe: ViViTRecipe | None = None, model=None, image_vit=None, l
        ((train videos, labels), (test videos, labels)) in [0, 1] to reuse them across runs;
     2. model: ``make_vivit(recipe)`` initialised from an image ViT - ``image_vit`` (a ViT or
        state dict) if given, else one pretrained here for ``recipe.pretrain.steps`` steps
-       (:func:`pretrain_image_vit`; none when ``pretrain.steps`` is 0 or when resuming);
+       (:func:`pretrain_image_vit`; none when ``pretrain.steps`` is 0);
     3. training with :func:`minimodels.train.fit` and :func:`vivit_loss`, evaluated every
        ``train.eval_every`` steps and at the end (:func:`evaluate_vivit`).
 
-    model: train this ViViT instead (nothing is pretrained). out_dir: keep a checkpoint in
-    ``out_dir/checkpoint.pt`` (every ``train.eval_every`` steps and at the end); with ``resume`` the run
-    continues from it. log: where log lines go (``None``: silent).
+    model: train this ViViT instead (nothing is pretrained). out_dir: keep checkpoints there - the
+    image pretraining's in ``out_dir/stages/``, the video training's in ``out_dir/checkpoint.pt``,
+    each every twentieth of its stage and at its end; with ``resume`` the run continues from them
+    (a checkpoint of another recipe is refused, naming the fields that differ). log: where log
+    lines go (``None``: silent).
     """
     t0 = time.perf_counter()
     recipe = recipe or vivit_recipe()
     log = log or (lambda line: None)
+    stages = check_out_dir(out_dir)
     if data is None:
         data = (vivit_data(recipe, "train"), vivit_data(recipe, "test"))
     (train_videos, train_labels), (test_videos, test_labels) = data
     train_videos = scale_pixels(train_videos)  # once, up front (test videos are scaled in evaluation)
-    checkpoint = str(Path(out_dir) / "checkpoint.pt") if out_dir is not None else None
-    config = dataclasses.replace(recipe.train, progress=progress, checkpoint=checkpoint,
-                                 checkpoint_every=recipe.train.eval_every)
-    resuming = resume and checkpoint is not None and Path(checkpoint).exists()
+    config = stage_config(recipe.train, stages, "video", progress)
+    if out_dir is not None:
+        config = dataclasses.replace(config, checkpoint=str(Path(out_dir) / "checkpoint.pt"))
     pretrain, given = None, model is not None
     if model is None:
-        if image_vit is None and recipe.pretrain.steps and not resuming:
-            vit, pretrain = pretrain_image_vit(recipe, log=log, progress=progress)
+        if image_vit is None and recipe.pretrain.steps:
+            vit, pretrain = pretrain_image_vit(recipe, log=log, progress=progress, checkpoint_dir=stages,
+                                               resume=resume)
             image_vit = {k: v.detach().clone() for k, v in vit.state_dict().items()}
         elif isinstance(image_vit, nn.Module):
             image_vit = {k: v.detach().clone() for k, v in image_vit.state_dict().items()}
-        model = make_vivit(recipe, image_vit if not resuming else None)
+        model = make_vivit(recipe, image_vit)
     n_params = count_params(model)
     c = model.config
     init = ("the given weights" if given else f"{recipe.tubelet_init} tubelet init from the image ViT"
@@ -410,11 +427,11 @@ def train_vivit(recipe: ViViTRecipe | None = None, model=None, image_vit=None, l
         return evaluate_vivit(m, test_videos, test_labels, recipe.eval_batch_size)
 
     history = fit(model, sample_batches(train_videos, train_labels, batch_size=config.batch_size, seed=recipe.seed),
-                  vivit_loss(recipe), config, evaluate=evaluate, resume=resume, log=log)
+                  vivit_loss(recipe), config, evaluate=evaluate, resume=resume, log=log, run=run_identity(recipe))
     final = history.evals[-1]
     return ViViTResult(model=model, acc=final["acc"], per_class_acc=final["per_class_acc"], type_acc=final["type_acc"],
                        direction_acc=final["direction_acc"], pair_direction_acc=final["pair_direction_acc"],
-                       history=history, clips_per_s=history.samples_per_s, wall_time=time.perf_counter() - t0,
+                       history=history, clips_per_s=history.samples_per_s, wall_time=wall_time(t0, history, pretrain),
                        recipe=recipe, device=device_name(resolve_device(config.device)), pretrain=pretrain,
                        image_vit=image_vit if isinstance(image_vit, dict) else None)
 
