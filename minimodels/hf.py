@@ -11,6 +11,9 @@ holds ``config.json`` and the weights in one of:
 ``read_checkpoint`` returns the raw config dict and state dict (shared by every model's
 loader); ``load_segformer``, ``load_vivit`` / ``load_vit`` and ``load_bert`` map each model's
 key names onto ``minimodels.segformer``, ``minimodels.vivit`` and ``minimodels.bert``.
+What they read is checked first - JSON syntax, ``model_type``, field types, ``id2label`` keys,
+the shards an index names (never outside the directory), the weight files themselves - and an
+error names the file, what was expected and what came.
 
 Two spellings of SegFormer's key names exist, and both load:
 
@@ -31,6 +34,7 @@ and transformers-5 in-memory spelling (``vivit.layers.{i}.attention.q_proj``, ``
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from pathlib import Path
 
@@ -59,25 +63,25 @@ def read_config(path: str | Path) -> dict:
     file = path / "config.json"
     if not file.is_file():
         raise FileNotFoundError(f"no config.json in checkpoint directory {path} (found: {_listing(path)})")
-    with open(file) as f:
-        return json.load(f)
+    return _read_json_object(file)
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """All tensors of a checkpoint directory (safetensors preferred, sharded or not), on CPU."""
+    """All tensors of a checkpoint directory (safetensors preferred, sharded or not), on CPU.
+
+    The shards an index names must lie inside the directory (no absolute paths, no ``..``, no
+    links out of it - except, in a Hub cache snapshot, links to the repository's ``blobs/``);
+    every one is checked before any is opened.
+    """
     path = _checkpoint_dir(path)
     for name in WEIGHT_FILES:
         file = path / name
         if not file.is_file():
             continue
         if name.endswith(".index.json"):
-            with open(file) as f:
-                shards = sorted(set(json.load(f)["weight_map"].values()))
             state = {}
-            for shard in shards:
-                if not (path / shard).is_file():
-                    raise FileNotFoundError(f"{file.name} lists shard {shard}, which is not in {path}")
-                state.update(_read_weight_file(path / shard))
+            for shard in _shard_files(path, file):
+                state.update(_read_weight_file(shard))
             return state
         return _read_weight_file(file)
     raise FileNotFoundError(
@@ -90,22 +94,107 @@ def read_checkpoint(path: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
     return read_config(path), read_state_dict(path)
 
 
+_JSON_KINDS = {dict: "an object", list: "an array", str: "a string", int: "a number", float: "a number",
+               bool: "a boolean", type(None): "null"}
+
+
+def _read_json_object(file: Path) -> dict:
+    """The JSON object (a dict) in ``file``; a clear error for anything else."""
+    try:
+        value = json.loads(file.read_bytes())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{file} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from e
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{file} is not valid JSON: not UTF-8 text ({e.reason} at byte {e.start})") from e
+    if not isinstance(value, dict):
+        raise ValueError(f"{file}: expected a JSON object ({{\"key\": value, ...}}), got {_JSON_KINDS[type(value)]}")
+    return value
+
+
+def _shard_files(path: Path, index: Path) -> list[Path]:
+    """The shard files ``index`` names, each checked (inside ``path``, present) before any is opened."""
+    content = _read_json_object(index)
+    weight_map = content.get("weight_map")
+    if not isinstance(weight_map, dict):
+        got = f"no weight_map (keys: {sorted(content)})" if weight_map is None else _JSON_KINDS[type(weight_map)]
+        raise ValueError(f"{index}: expected a \"weight_map\" object (tensor name -> shard file), got {got}")
+    root = path.resolve()
+    # a Hub cache snapshot (<repo>/snapshots/<revision>) holds links to <repo>/blobs/<hash>
+    allowed = [root] + ([root.parent.parent / "blobs"] if root.parent.name == "snapshots" else [])
+    shards = {}
+    for key, shard in weight_map.items():
+        if not isinstance(shard, str):
+            raise ValueError(f"{index}: weight_map entry {key!r} should name a shard file (a string), got {shard!r}")
+        if shard in shards:
+            continue
+        entry = f"{index}: weight_map entry {key!r} -> {shard!r}"
+        if Path(shard).is_absolute() or ".." in Path(shard).parts:
+            raise ValueError(f"{entry} points outside the checkpoint directory {path}; refusing to read it")
+        file = path / shard
+        target = file.resolve()
+        if not any(target.is_relative_to(a) for a in allowed):
+            raise ValueError(f"{entry} is a link to {target}, outside the checkpoint directory {path}; "
+                             "refusing to read it")
+        if not file.is_file():
+            raise FileNotFoundError(f"{entry}: the shard is not in {path} (found: {_listing(path)})")
+        shards[shard] = file
+    return sorted(shards.values())
+
+
 def _read_weight_file(file: Path) -> dict[str, torch.Tensor]:
     if file.suffix == ".safetensors":
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        return load_file(str(file), device="cpu")
+        try:
+            return load_file(str(file), device="cpu")
+        except SafetensorError as e:
+            raise ValueError(f"{file} is not a valid safetensors file ({e})") from e
     # weights_only=True: tensors and plain containers only, never arbitrary pickled objects
-    state = torch.load(file, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(file, map_location="cpu", weights_only=True)
+    except (PermissionError, FileNotFoundError, IsADirectoryError):
+        raise  # not readable at all: the message names the file
+    except Exception as e:  # a corrupt or foreign file fails in many ways (RuntimeError, EOFError, KeyError ...)
+        refused = isinstance(e, pickle.UnpicklingError) and "weights only" in str(e).lower()
+        lines = str(e).splitlines() if refused else []  # torch's long text: keep the line that says why
+        reason = next((line.strip() for line in lines if "unsupported" in line.lower()), "")
+        raise ValueError(
+            f"{file} is not a valid PyTorch weights file ({reason or _brief(e)})"
+            + ("; torch.load(weights_only=True) reads tensors and plain containers, never other pickled objects"
+               if refused else "")
+        ) from e
+    return _check_state_dict(state, f"{file} does not hold a state dict", ValueError)
+
+
+def _brief(e: Exception) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    line = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {line}" if line else type(e).__name__
+
+
+def _check_state_dict(state, what: str, error: type[Exception] = TypeError) -> dict[str, torch.Tensor]:
+    """``state`` after checking that it is a dict of str -> tensor; else ``error(what: ...)``."""
+    if isinstance(state, torch.nn.Module):
+        raise error(f"{what} (str -> torch.Tensor), got a {type(state).__name__} module; pass its .state_dict()")
     if not isinstance(state, dict):
-        raise ValueError(f"{file} does not hold a state dict (got {type(state).__name__})")
+        raise error(f"{what} (str -> torch.Tensor), got {type(state).__name__}")
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise error(f"{what} (str -> torch.Tensor), got the key {key!r} ({type(key).__name__})")
+        if not isinstance(value, torch.Tensor):
+            hint = "; is the state dict stored under that key?" if isinstance(value, dict) else ""
+            raise error(f"{what} (str -> torch.Tensor), got {key!r} -> {type(value).__name__}{hint}")
     return state
 
 
 def _checkpoint_dir(path) -> Path:
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"checkpoint directory {path} does not exist")
+        raise FileNotFoundError(
+            f"checkpoint directory {path} does not exist (expected a folder with config.json and one of "
+            f"{list(WEIGHT_FILES)})"
+        )
     if not path.is_dir():
         raise NotADirectoryError(f"expected a checkpoint directory (config.json + weights), got the file {path}")
     return path
@@ -114,6 +203,73 @@ def _checkpoint_dir(path) -> Path:
 def _listing(path: Path, limit: int = 10) -> list[str]:
     names = sorted(p.name for p in path.iterdir())
     return names[:limit] + ([f"... {len(names) - limit} more"] if len(names) > limit else [])
+
+
+# --------------------------------------------------------------------------------------
+# config.json fields (any model)
+# --------------------------------------------------------------------------------------
+
+_LOADERS = {"segformer": "load_segformer", "vit": "load_vit", "vivit": "load_vivit", "bert": "load_bert"}
+
+
+def _check_config(hf, model_type: str, model: str, source) -> None:
+    """``hf`` must be a config.json dict of ``model_type`` (``model`` names it in errors)."""
+    if not isinstance(hf, dict):
+        raise TypeError(f"expected the config.json dict of a {model} checkpoint (read_config(path), or a "
+                        f"transformers config's .to_dict()), got {type(hf).__name__}")
+    expected = f"expected a {model} checkpoint (model_type {model_type!r})"
+    if "model_type" not in hf:
+        raise ValueError(f"{source}: no model_type; {expected}")
+    if hf["model_type"] != model_type:
+        other = f"; {_LOADERS[hf['model_type']]} reads those" if hf["model_type"] in _LOADERS else ""
+        raise ValueError(f"{source}: {expected}, got model_type {hf['model_type']!r}{other}")
+
+
+def _config_getter(hf: dict, defaults: dict, source, pairs: tuple[str, ...] = ()):
+    """``get(key)``: ``hf[key]`` (``defaults[key]`` when absent), checked to be of the default's
+    JSON kind (a float field takes an int too; keys in ``pairs`` take an int or a list of ints).
+    ``null`` is passed on as None, for the model's config to accept or refuse."""
+
+    def fits(value, default) -> bool:
+        if isinstance(default, (list, tuple)):
+            return isinstance(value, (list, tuple)) and all(fits(v, default[0]) for v in value)
+        if isinstance(default, float):
+            return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return type(value) is type(default)
+
+    def get(key):
+        value, default = hf.get(key, defaults[key]), defaults[key]
+        if value is None or fits(value, default) or (key in pairs and fits(value, [default])):
+            return value
+        kinds = {int: ("an integer", "integers"), float: ("a number", "numbers"), str: ("a string", "strings"),
+                 bool: ("true or false", "booleans")}
+        want = f"a list of {kinds[type(default[0])][1]}" if isinstance(default, list) else kinds[type(default)][0]
+        want += " or a list of integers" if key in pairs else ""
+        raise ValueError(f"{source}: expected {key} to be {want} (like {json.dumps(default)}), got {value!r}")
+
+    return get
+
+
+def _labels_from_hf(hf: dict, source) -> dict[int, str]:
+    """``id2label`` as {int: name}; its keys must be integers (JSON writes them as strings)."""
+    id2label = hf.get("id2label") or {}
+    if not isinstance(id2label, dict):
+        raise ValueError(f"{source}: expected id2label to be an object (class id -> name), got {id2label!r}")
+    labels = {}
+    for key, name in id2label.items():
+        try:
+            labels[int(key)] = name
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{source}: id2label key {key!r} is not an integer; expected class ids "
+                             "\"0\", \"1\", ...") from e
+    return labels
+
+
+def _num_labels(hf: dict, default: int, source) -> int:
+    num = hf.get("num_labels", default)
+    if type(num) is not int or num < 0:
+        raise ValueError(f"{source}: expected num_labels to be an integer >= 0, got {num!r}")
+    return num
 
 
 # --------------------------------------------------------------------------------------
@@ -136,31 +292,30 @@ _HF_SEGFORMER_DEFAULTS = dict(  # transformers' SegformerConfig defaults (the B0
 )
 
 
-def segformer_config_from_hf(hf: dict) -> SegFormerConfig:
-    """Translate a transformers ``SegformerConfig`` (config.json dict) into ``SegFormerConfig``.
+def segformer_config_from_hf(hf: dict, source: str | Path = "config.json") -> SegFormerConfig:
+    """Translate a transformers ``SegformerConfig`` (config.json dict) into ``SegFormerConfig``;
+    ``source`` names the file in error messages.
 
     LayerNorm eps is set to 1e-5 for every norm: that is what transformers' modelling code
     uses (its ``layer_norm_eps`` field, 1e-6, is never read), and the outputs must match it.
     """
-    model_type = hf.get("model_type", "segformer")
-    if model_type != "segformer":
-        raise ValueError(f"expected a SegFormer checkpoint (model_type 'segformer'), got model_type {model_type!r}")
-    get = lambda key: hf.get(key, _HF_SEGFORMER_DEFAULTS[key])  # noqa: E731
+    _check_config(hf, "segformer", "SegFormer", source)
+    get = _config_getter(hf, _HF_SEGFORMER_DEFAULTS, source)
     if get("hidden_act") != "gelu":
-        raise ValueError(f"minimodels' SegFormer uses exact GELU (hidden_act 'gelu'), got {get('hidden_act')!r}")
+        raise ValueError(f"{source}: minimodels' SegFormer uses exact GELU (hidden_act 'gelu'), "
+                         f"got {get('hidden_act')!r}")
     depths = list(get("depths"))
     blocks = hf.get("num_encoder_blocks", len(depths))
     if blocks != len(depths):
-        raise ValueError(f"config.json: num_encoder_blocks={blocks} but depths has {len(depths)} entries ({depths})")
-    id2label = hf.get("id2label")
-    if id2label:
-        labels = {int(k): v for k, v in id2label.items()}
+        raise ValueError(f"{source}: num_encoder_blocks={blocks} but depths has {len(depths)} entries ({depths})")
+    labels = _labels_from_hf(hf, source)
+    if labels:
         if sorted(labels) != list(range(len(labels))):
-            raise ValueError(f"config.json: id2label keys must be 0..{len(labels) - 1}, got {sorted(labels)[:10]}")
+            raise ValueError(f"{source}: id2label keys must be 0..{len(labels) - 1}, got {sorted(labels)[:10]}")
         num_classes = len(labels)
         class_names = tuple(labels[i] for i in range(num_classes))
     else:
-        num_classes, class_names = int(hf.get("num_labels", 2)), None  # transformers' default is 2 labels
+        num_classes, class_names = _num_labels(hf, 2, source), None  # transformers' default is 2 labels
     return SegFormerConfig(
         embed_dims=get("hidden_sizes"),
         depths=depths,
@@ -290,7 +445,7 @@ def convert_segformer_state_dict(hf_state: dict[str, torch.Tensor]) -> tuple[dic
     ``kv`` Linear of the official code: weight rows [:C] are the key, [C:] the value.
     """
     state, unexpected, source = {}, [], {}
-    for key, tensor in hf_state.items():
+    for key, tensor in _check_state_dict(hf_state, "expected a Hugging Face SegFormer state dict").items():
         new = segformer_key(key)
         if new is None:
             unexpected.append(key)
@@ -319,7 +474,7 @@ def load_segformer(path: str | Path) -> SegFormer:
     missing, keys do not fit (missing / unexpected, a few listed) or shapes differ.
     """
     hf_config, hf_state = read_checkpoint(path)
-    model = SegFormer(segformer_config_from_hf(hf_config))
+    model = SegFormer(segformer_config_from_hf(hf_config, Path(path) / "config.json"))
     state, unexpected = convert_segformer_state_dict(hf_state)
     expected = model.state_dict()
     unexpected += [_hub_name(k, hf_state) for k in state if k not in expected]
@@ -483,7 +638,8 @@ def _vit_style_hub_key(key: str, prefix: str, patch_module: str) -> str:
 def _convert_vit_style(hf_state, prefix, patch_module):
     """(state dict with q / k / v still separate, {minimodels key: source key}, unexpected keys)."""
     state, source, unexpected = {}, {}, []
-    for key, tensor in hf_state.items():
+    what = f"expected a Hugging Face {'ViViT' if prefix == 'vivit' else 'ViT'} state dict"
+    for key, tensor in _check_state_dict(hf_state, what).items():
         new = _vit_style_key(key, prefix, patch_module)
         if new is None:
             unexpected.append(key)
@@ -523,38 +679,37 @@ def convert_vit_state_dict(hf_state: dict[str, torch.Tensor]) -> tuple[dict[str,
     return _fuse_qkv(state, source), unexpected
 
 
-def _num_classes_from_hf(hf: dict, hf_state: dict | None) -> tuple[int, tuple[str, ...] | None]:
+def _num_classes_from_hf(hf: dict, hf_state: dict | None, source) -> tuple[int, tuple[str, ...] | None]:
     """Classes from the classifier's weights (a bare VivitModel / ViTModel has none: 0), names
     from id2label when it has as many labels; without weights, from num_labels / id2label."""
+    labels = _labels_from_hf(hf, source)
     if hf_state is None:
-        return int(hf.get("num_labels", len(hf.get("id2label") or {}) or 2)), None
+        return _num_labels(hf, len(labels) or 2, source), None
     weight = hf_state.get("classifier.weight")
     if weight is None:
         return 0, None
     num_classes = int(weight.shape[0])
-    labels = {int(k): v for k, v in (hf.get("id2label") or {}).items()}
     if sorted(labels) == list(range(num_classes)):
         return num_classes, tuple(labels[i] for i in range(num_classes))
     return num_classes, None
 
 
-def _gelu_from_hf(hf: dict, default: str) -> str:
+def _gelu_from_hf(hf: dict, default: str, source) -> str:
     act = hf.get("hidden_act", default)
     if act not in _HF_GELU:
-        raise ValueError(f"config.json: hidden_act {act!r} is not supported; expected one of {sorted(_HF_GELU)}")
+        raise ValueError(f"{source}: hidden_act {act!r} is not supported; expected one of {sorted(_HF_GELU)}")
     return _HF_GELU[act]
 
 
-def vivit_config_from_hf(hf: dict, hf_state: dict | None = None) -> ViViTConfig:
+def vivit_config_from_hf(hf: dict, hf_state: dict | None = None, source: str | Path = "config.json") -> ViViTConfig:
     """Translate a transformers ``VivitConfig`` (config.json dict) into a Model 1 ``ViViTConfig``.
 
     The number of classes comes from the classifier weights in ``hf_state`` when given
-    (0 for a bare ``VivitModel``), else from ``num_labels`` / ``id2label``."""
-    model_type = hf.get("model_type", "vivit")
-    if model_type != "vivit":
-        raise ValueError(f"expected a ViViT checkpoint (model_type 'vivit'), got model_type {model_type!r}")
-    get = lambda key: hf.get(key, _HF_VIVIT_DEFAULTS[key])  # noqa: E731
-    num_classes, class_names = _num_classes_from_hf(hf, hf_state)
+    (0 for a bare ``VivitModel``), else from ``num_labels`` / ``id2label``. ``source`` names
+    the file in error messages."""
+    _check_config(hf, "vivit", "ViViT", source)
+    get = _config_getter(hf, _HF_VIVIT_DEFAULTS, source, pairs=("image_size",))
+    num_classes, class_names = _num_classes_from_hf(hf, hf_state, source)
     return ViViTConfig(
         image_size=get("image_size"),
         num_frames=get("num_frames"),
@@ -570,21 +725,19 @@ def vivit_config_from_hf(hf: dict, hf_state: dict | None = None) -> ViViTConfig:
         dropout=get("hidden_dropout_prob"),
         attention_dropout=get("attention_probs_dropout_prob"),
         layer_norm_eps=get("layer_norm_eps"),
-        gelu_approximate=_gelu_from_hf(hf, _HF_VIVIT_DEFAULTS["hidden_act"]),
+        gelu_approximate=_gelu_from_hf(hf, _HF_VIVIT_DEFAULTS["hidden_act"], source),
         qkv_bias=get("qkv_bias"),
         class_names=class_names,
     )
 
 
-def vit_config_from_hf(hf: dict, hf_state: dict | None = None) -> ViTConfig:
+def vit_config_from_hf(hf: dict, hf_state: dict | None = None, source: str | Path = "config.json") -> ViTConfig:
     """Translate a transformers ``ViTConfig`` (config.json dict) into minimodels' ``ViTConfig``
-    (classes as in ``vivit_config_from_hf``). LayerNorm eps is taken from the config
+    (classes and ``source`` as in ``vivit_config_from_hf``). LayerNorm eps is taken from the config
     (transformers' ViT default is 1e-12; Google's checkpoints say 1e-12 too)."""
-    model_type = hf.get("model_type", "vit")
-    if model_type != "vit":
-        raise ValueError(f"expected a ViT checkpoint (model_type 'vit'), got model_type {model_type!r}")
-    get = lambda key: hf.get(key, _HF_VIT_DEFAULTS[key])  # noqa: E731
-    num_classes, class_names = _num_classes_from_hf(hf, hf_state)
+    _check_config(hf, "vit", "ViT", source)
+    get = _config_getter(hf, _HF_VIT_DEFAULTS, source, pairs=("image_size", "patch_size"))
+    num_classes, class_names = _num_classes_from_hf(hf, hf_state, source)
     return ViTConfig(
         image_size=get("image_size"),
         patch_size=get("patch_size"),
@@ -597,7 +750,7 @@ def vit_config_from_hf(hf: dict, hf_state: dict | None = None) -> ViTConfig:
         dropout=get("hidden_dropout_prob"),
         attention_dropout=get("attention_probs_dropout_prob"),
         layer_norm_eps=get("layer_norm_eps"),
-        gelu_approximate=_gelu_from_hf(hf, _HF_VIT_DEFAULTS["hidden_act"]),
+        gelu_approximate=_gelu_from_hf(hf, _HF_VIT_DEFAULTS["hidden_act"], source),
         qkv_bias=get("qkv_bias"),
         class_names=class_names,
     )
@@ -648,7 +801,7 @@ def load_vivit(path: str | Path) -> ViViT:
     when files are missing, keys do not fit (a few listed) or shapes differ.
     """
     hf_config, hf_state = read_checkpoint(path)
-    model = ViViT(vivit_config_from_hf(hf_config, hf_state))
+    model = ViViT(vivit_config_from_hf(hf_config, hf_state, Path(path) / "config.json"))
     return _load_vit_style(path, model, hf_state, "vivit", "tubelet_embed")
 
 
@@ -660,7 +813,7 @@ def load_vit(path: str | Path) -> ViT:
     (Linear + tanh) is not loaded. Feed the result to ``minimodels.vivit.init_from_image``.
     """
     hf_config, hf_state = read_checkpoint(path)
-    model = ViT(vit_config_from_hf(hf_config, hf_state))
+    model = ViT(vit_config_from_hf(hf_config, hf_state, Path(path) / "config.json"))
     return _load_vit_style(path, model, hf_state, "vit", "patch_embed")
 
 
@@ -726,24 +879,23 @@ _BERT_TIED = {"cls.predictions.decoder.weight": "embeddings.word.weight",
               "cls.predictions.decoder.bias": "mlm_head.bias"}
 
 
-def bert_config_from_hf(hf: dict) -> BertConfig:
-    """Translate a transformers ``BertConfig`` (config.json dict) into minimodels' ``BertConfig``.
-    Only exact GELU and absolute positions are supported (what every released BERT uses)."""
-    model_type = hf.get("model_type", "bert")
-    if model_type != "bert":
-        raise ValueError(f"expected a BERT checkpoint (model_type 'bert'), got model_type {model_type!r}")
-    get = lambda key: hf.get(key, _HF_BERT_DEFAULTS[key])  # noqa: E731
+def bert_config_from_hf(hf: dict, source: str | Path = "config.json") -> BertConfig:
+    """Translate a transformers ``BertConfig`` (config.json dict) into minimodels' ``BertConfig``;
+    ``source`` names the file in error messages. Only exact GELU and absolute positions are
+    supported (what every released BERT uses)."""
+    _check_config(hf, "bert", "BERT", source)
+    get = _config_getter(hf, _HF_BERT_DEFAULTS, source)
     if get("hidden_act") != "gelu":
-        raise ValueError(f"config.json: hidden_act {get('hidden_act')!r} is not supported; minimodels' BERT "
+        raise ValueError(f"{source}: hidden_act {get('hidden_act')!r} is not supported; minimodels' BERT "
                          "uses exact GELU (hidden_act 'gelu')")
     if get("position_embedding_type") != "absolute":
-        raise ValueError(f"config.json: position_embedding_type {get('position_embedding_type')!r} is not "
+        raise ValueError(f"{source}: position_embedding_type {get('position_embedding_type')!r} is not "
                          "supported; expected 'absolute'")
     if hf.get("is_decoder") or hf.get("add_cross_attention"):
-        raise ValueError("config.json: a BERT decoder (is_decoder / add_cross_attention) is not supported; "
+        raise ValueError(f"{source}: a BERT decoder (is_decoder / add_cross_attention) is not supported; "
                          "expected an encoder with an MLM head")
     if hf.get("tie_word_embeddings", True) is False:
-        raise ValueError("config.json: tie_word_embeddings is false; minimodels' BERT ties the MLM decoder "
+        raise ValueError(f"{source}: tie_word_embeddings is false; minimodels' BERT ties the MLM decoder "
                          "to the word embeddings")
     return BertConfig(
         vocab_size=get("vocab_size"),
@@ -799,7 +951,7 @@ def convert_bert_state_dict(hf_state: dict[str, torch.Tensor]) -> tuple[dict[str
     """Rename a Hugging Face BERT state dict to minimodels' ``Bert`` names.
     Returns (state dict, unexpected keys); skipped keys (see ``bert_key``) are in neither."""
     state, unexpected = {}, []
-    for key, tensor in hf_state.items():
+    for key, tensor in _check_state_dict(hf_state, "expected a Hugging Face BERT state dict").items():
         new = bert_key(key)
         if new is None:
             unexpected.append(key)
@@ -820,7 +972,7 @@ def load_bert(path: str | Path) -> Bert:
     something this model does not do (another activation, relative positions, untied head).
     """
     hf_config, hf_state = read_checkpoint(path)
-    model = Bert(bert_config_from_hf(hf_config))
+    model = Bert(bert_config_from_hf(hf_config, Path(path) / "config.json"))
     state, unexpected = convert_bert_state_dict(hf_state)
     expected = model.state_dict()
     if "mlm_head.bias" not in state and "cls.predictions.decoder.bias" in hf_state:
