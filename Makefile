@@ -6,15 +6,19 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.py))
 
-.PHONY: setup lab run test notebooks slides figures bench clean
+.PHONY: setup lab run test notebooks slides figures experiments docs bench clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
+	@echo "setup: creating $(VENV)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "setup: installing $(TORCH) first (the CPU wheel on a machine without CUDA; a minute or two)"
 	$(PY) -m pip install --quiet "$(TORCH)"
+	@echo "setup: installing minimodels and its notebook, slide and test tools (a few minutes on a fresh machine)"
 	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (minimodels)" >/dev/null
+	@echo "setup: done"
 	touch $@
 
 ## open the notebooks in JupyterLab; the RISE extension (jupyterlab-rise) presents one as
@@ -28,7 +32,7 @@ run: setup
 
 ## all tests: unit, parity with transformers, notebook pairing, strict nbval (smoke profile)
 test: setup
-	MINIMODELS_PROFILE=smoke $(PY) -m pytest -q
+	MINIMODELS_PROFILE=smoke $(PY) -m pytest -q -rs
 
 ## re-execute every notebook under the cpu profile and write the outputs back
 ## (the .py is the source; the filters are stamped into the .ipynb so that
@@ -47,15 +51,30 @@ notebooks: setup
 slides: setup
 	$(PY) -m minimodels.slides $(NB)
 
-## every figure of every notebook as PNG and SVG: build/figures/<notebook>/<name>.{png,svg};
-## runs the notebooks as scripts under the active profile (MINIMODELS_PROFILE; NB=01 for one)
+## every figure of every notebook as build/figures/<notebook>/<name>.png, from the committed
+## outputs in seconds (NB=01 for one); RENDER=1 re-runs the notebooks as scripts under the
+## active profile instead and writes PNG and SVG
 figures: setup
+ifeq ($(RENDER),1)
 	MINIMODELS_FIGURES=$(abspath build/figures) $(PY) -m minimodels.report run $(if $(NB),"$(notdir $(basename $(NB)))*.py")
 	@find build/figures -name '*.png' | wc -l | xargs echo "PNG files under build/figures:"
+else
+	$(PY) -m minimodels.report figures build/figures $(if $(NB),"$(notdir $(basename $(NB)))*.ipynb")
+endif
+
+## run a named experiment and write results/NAME.json (NAME=vivit_main; SEEDS="0 1 2";
+## the active profile); without NAME, list them. Then `make docs`.
+experiments: setup
+	$(if $(NAME),$(PY) -m minimodels.experiments $(NAME) $(if $(SEEDS),--seeds $(SEEDS)),$(PY) -m minimodels.experiments --list)
+
+## regenerate docs/RESULTS.md and the README's results table from results/
+docs: setup
+	$(PY) -m minimodels.experiments --docs
 
 ## speed: minimodels vs transformers, side by side, same weights
 bench: setup
 	$(PY) benchmarks/bench_forward.py
 
+## the venv, built decks and figures, and the runs' scratch (results/ is committed data: kept)
 clean:
-	rm -rf $(VENV) build results runs
+	rm -rf $(VENV) build runs

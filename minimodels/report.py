@@ -1,9 +1,12 @@
 """What the notebooks reproduced and showed: tables, figures, a results log.
 
-Notebooks call :func:`record` for every number they put next to a paper's number;
-``python -m minimodels.report`` prints the collected summary, and
-``python -m minimodels.report run`` first executes every notebook as a plain script
-(under the active profile) and then prints it. That is what ``make run`` does.
+Notebooks call :func:`record` for every number they put next to a paper's number; each is
+kept with the profile it ran under and when, in ``runs/notebooks/NB.json`` (scratch, not
+committed: the committed results are the experiments' files in ``results/``, see
+:mod:`minimodels.experiments`). ``python -m minimodels.report`` prints the collected summary
+of one profile (the active one), and ``python -m minimodels.report run`` first executes every
+notebook as a plain script (under the active profile) and then prints it. That is what
+``make run`` does. Trained models that later notebooks reuse are cached in ``runs/cache``.
 
 Figures. Every notebook shows its figures through one function, bound to the
 notebook's name once at the top::
@@ -20,8 +23,6 @@ script, where nothing would display it). When the environment variable
 building slides elsewhere finds the same file after every run (``make figures``).
 ``report.show(fig, name, notebook=NB)`` is the same call without the binding.
 Names are lower-case words joined by ``_`` or ``-``; one name per figure of a notebook.
-
-:func:`n_params` counts a module's parameters (every notebook's tables use it).
 """
 
 from __future__ import annotations
@@ -29,15 +30,19 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
-import re
 import time
 from pathlib import Path
 from typing import Callable
 
+from minimodels import profiles
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-RESULTS_DIR = Path(os.environ.get("MINIMODELS_RESULTS", REPO_ROOT / "results"))
+RUNS_DIR = Path(os.environ.get("MINIMODELS_RUNS", REPO_ROOT / "runs"))  # scratch: never committed
+NOTEBOOK_RESULTS = RUNS_DIR / "notebooks"  # what each notebook's last run recorded
+CACHE_DIR = RUNS_DIR / "cache"  # trained models a later notebook reuses
 
 
 def _fmt(value) -> str:
@@ -78,25 +83,35 @@ def print_recipe(recipe) -> None:
 
 
 def record(notebook: str, name: str, ours, paper=None, unit: str = "", note: str = "") -> None:
-    """Log one reproduced number (and the paper's, if it has one) for the summary."""
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    path = RESULTS_DIR / f"{notebook}.json"
+    """Log one reproduced number (and the paper's, if it has one) for the summary, with the
+    profile it ran under and the time."""
+    NOTEBOOK_RESULTS.mkdir(parents=True, exist_ok=True)
+    path = NOTEBOOK_RESULTS / f"{notebook}.json"
     entries = json.loads(path.read_text()) if path.exists() else {}
-    entries[name] = {"ours": ours, "paper": paper, "unit": unit, "note": note}
+    entries[name] = {"ours": ours, "paper": paper, "unit": unit, "note": note, "profile": profiles.current(),
+                     "time": time.strftime("%Y-%m-%d %H:%M")}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(entries, indent=1))
     os.replace(tmp, path)
 
 
-def summary() -> str:
-    files = sorted(RESULTS_DIR.glob("*.json"))
-    if not files:
-        return f"no results in {RESULTS_DIR}: run the notebooks first (make run)"
-    out = []
+def summary(profile: str | None = None) -> str:
+    """What the notebooks recorded under ``profile`` (default: the active one) - never a mix of
+    profiles: numbers recorded under another one are counted and left out."""
+    profile = profile or profiles.current()
+    files = sorted(NOTEBOOK_RESULTS.glob("*.json"))
+    out, other = [f"results recorded under the {profile} profile"], 0
     for path in files:
         entries = json.loads(path.read_text())
-        rows = [(k, e["ours"], e["paper"], e["unit"], e["note"]) for k, e in entries.items()]
-        out.append(f"\n== {path.stem} ==\n" + format_table(rows, ["result", "ours", "paper", "unit", "note"]))
+        rows = [(k, e["ours"], e["paper"], e["unit"], e["note"], e["time"]) for k, e in entries.items()
+                if e.get("profile") == profile]
+        other += len(entries) - len(rows)
+        if rows:
+            out.append(f"\n== {path.stem} ==\n" + format_table(rows, ["result", "ours", "paper", "unit", "note", "when"]))
+    if len(out) == 1:
+        out.append(f"none in {NOTEBOOK_RESULTS}: run the notebooks first (make run)")
+    if other:
+        out.append(f"\n({other} numbers recorded under other profiles left out)")
     return "\n".join(out)
 
 
@@ -180,6 +195,34 @@ def figure_saver(notebook: str) -> Callable[..., None]:
     return show_figure
 
 
+_SHOW_CALL = re.compile(r"""\bshow\(\s*[^,()]+,\s*["']([a-z0-9_-]+)["']""")
+
+
+def export_figures(folder, pattern: str = "[0-9]*.ipynb") -> list[Path]:
+    """Write every figure of the committed notebooks' outputs as ``<folder>/<notebook>/<name>.png``,
+    in seconds, without running anything. A figure's name is the one its cell gives
+    ``show(fig, "name")``; a figure whose cell names none (or fewer than it shows) is
+    ``cellNN-K``. Returns the paths written."""
+    import base64
+
+    paths = []
+    for nb_path in sorted((REPO_ROOT / "notebooks").glob(pattern)):
+        nb = json.loads(nb_path.read_text())
+        out = Path(folder) / nb_path.stem
+        for index, cell in enumerate(nb["cells"]):
+            if cell["cell_type"] != "code":
+                continue
+            names = _SHOW_CALL.findall("".join(cell["source"]))
+            images = [o["data"]["image/png"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            for k, data in enumerate(images):
+                name = names[k] if k < len(names) else f"cell{index:02d}-{k}"
+                out.mkdir(parents=True, exist_ok=True)
+                path = out / f"{name}.png"
+                path.write_bytes(base64.b64decode("".join(data) if isinstance(data, list) else data))
+                paths.append(path)
+    return paths
+
+
 def run_notebooks(pattern: str = "[0-9]*.py") -> int:
     """Execute every notebook source as a script, then print the summary. Returns an exit code."""
     env = dict(os.environ, MPLBACKEND="Agg")
@@ -191,7 +234,7 @@ def run_notebooks(pattern: str = "[0-9]*.py") -> int:
     for script in scripts:
         t0 = time.perf_counter()
         # the summary is this run's: rows an earlier run left (another profile, other sizes) go first
-        (RESULTS_DIR / f"{script.stem}.json").unlink(missing_ok=True)
+        (NOTEBOOK_RESULTS / f"{script.stem}.json").unlink(missing_ok=True)
         print(f"--> {script.name}", flush=True)
         rc = subprocess.call([sys.executable, str(script)], cwd=script.parent, env=env)
         print(f"<-- {script.name}: {'ok' if rc == 0 else f'FAILED (exit {rc})'} in {time.perf_counter() - t0:.0f}s", flush=True)
@@ -207,6 +250,10 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if args[:1] == ["run"] and len(args) <= 2:
         sys.exit(run_notebooks(*args[1:]))
+    if args[:1] == ["figures"] and 2 <= len(args) <= 3:
+        written = export_figures(args[1], *args[2:])
+        print(f"{len(written)} figures from the committed notebooks' outputs under {args[1]}")
+        sys.exit(0 if written else 1)
     if args:
-        sys.exit(f"usage: python -m minimodels.report [run [PATTERN]]  (got {' '.join(args)})")
+        sys.exit(f"usage: python -m minimodels.report [run [PATTERN] | figures FOLDER [PATTERN]]  (got {' '.join(args)})")
     print(summary())

@@ -35,9 +35,18 @@ def test_table_and_record(tmp_path, monkeypatch):
     assert "3,752,694" in lines[2] and lines[3].rstrip().endswith("-")
     with pytest.raises(ValueError, match="3 cells"):
         report.format_table([(1, 2)], ["a", "b", "c"])
-    monkeypatch.setattr(report, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(report, "NOTEBOOK_RESULTS", tmp_path)
+    monkeypatch.setenv("MINIMODELS_PROFILE", "cpu")
     report.record("nb", "miou", 0.8, paper=None, unit="")
     report.record("nb", "gmacs", 8.41, paper=8.4, unit="G")
     saved = json.loads((tmp_path / "nb.json").read_text())
-    assert saved["gmacs"] == {"ours": 8.41, "paper": 8.4, "unit": "G", "note": ""}
+    assert {k: v for k, v in saved["gmacs"].items() if k != "time"} == {
+        "ours": 8.41, "paper": 8.4, "unit": "G", "note": "", "profile": "cpu"}
     assert "gmacs" in report.summary() and "miou" in report.summary()
+    # a number recorded under another profile never shows next to these
+    monkeypatch.setenv("MINIMODELS_PROFILE", "smoke")
+    report.record("nb", "zero-shot", 14.3)
+    cpu = report.summary("cpu")
+    assert "cpu profile" in cpu and "zero-shot" not in cpu and "1 numbers recorded under other profiles" in cpu
+    smoke = report.summary()
+    assert "zero-shot" in smoke and "gmacs" not in smoke

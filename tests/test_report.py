@@ -64,15 +64,17 @@ def test_run_notebooks_summarises_this_run_only(tmp_path, monkeypatch, capsys):
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "01_a.py").write_text(
         "from minimodels.report import record\nrecord('01_a', 'fresh', 1.5, 2.0)\n")
-    results = tmp_path / "results"
-    results.mkdir()
-    (results / "01_a.json").write_text(json.dumps({"stale": {"ours": 9, "paper": None, "unit": "", "note": ""}}))
-    (results / "02_b.json").write_text(json.dumps({"other": {"ours": 7, "paper": None, "unit": "", "note": ""}}))
-    monkeypatch.setenv("MINIMODELS_RESULTS", str(results))
-    monkeypatch.setattr(report, "RESULTS_DIR", results)
+    results = tmp_path / "runs" / "notebooks"
+    results.mkdir(parents=True)
+    old = {"ours": 9, "paper": None, "unit": "", "note": "", "profile": "smoke", "time": "2026-01-01 00:00"}
+    (results / "01_a.json").write_text(json.dumps({"stale": old}))
+    (results / "02_b.json").write_text(json.dumps({"other": {**old, "ours": 7}}))
+    monkeypatch.setenv("MINIMODELS_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("MINIMODELS_PROFILE", "smoke")
+    monkeypatch.setattr(report, "NOTEBOOK_RESULTS", results)
     monkeypatch.setattr(report, "REPO_ROOT", tmp_path)
     assert report.run_notebooks("01_*.py") == 0
     out = capsys.readouterr().out
     assert "fresh" in out and "stale" not in out and "other" in out
-    assert json.loads((results / "01_a.json").read_text()) == {
-        "fresh": {"ours": 1.5, "paper": 2.0, "unit": "", "note": ""}}
+    fresh = json.loads((results / "01_a.json").read_text())["fresh"]
+    assert fresh["ours"] == 1.5 and fresh["paper"] == 2.0 and fresh["profile"] == "smoke"

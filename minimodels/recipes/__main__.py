@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=None,
                         help="override the recipe's seed (initialisation, batches, k-means); default: the recipe's, 0")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run from the checkpoints it left in OUT")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar (log lines only)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (log lines only; the bar is drawn only when stderr is a terminal)")
     args = parser.parse_args(argv)
 
     if args.model not in RECIPES:
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     print(f"{args.model}: profile {profile}, device {device_name()}, out {out}", flush=True)
     metrics = RECIPES[args.model](profile=profile, out_dir=out, resume=args.resume,
-                                          progress=not args.no_progress, **overrides)
+                                          progress=False if args.no_progress else None, **overrides)
     metrics = {"model": args.model, "profile": profile, "device": device_name(), **metrics}
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / "metrics.json.tmp"

@@ -83,10 +83,10 @@ def run_identity(recipe) -> dict:
     return {"recipe": type(recipe).__name__, **fields}
 
 
-def stage_config(config: TrainConfig, checkpoint_dir, name: str, progress: bool = False) -> TrainConfig:
-    """``config`` with ``progress``, checkpointing to ``checkpoint_dir/name.pt`` every twentieth of
-    the stage when there is a directory: each training stage can then be resumed exactly, and a run
-    killed early loses little."""
+def stage_config(config: TrainConfig, checkpoint_dir, name: str, progress: bool | None = False) -> TrainConfig:
+    """``config`` with ``progress`` (None: a bar only on a terminal) and, when there is a directory,
+    a checkpoint ``checkpoint_dir/name.pt`` every twentieth of the stage: each training stage can
+    then be resumed exactly, and a run killed early loses little."""
     config = dataclasses.replace(config, progress=progress)
     if checkpoint_dir is None:
         return config

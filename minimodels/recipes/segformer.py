@@ -290,7 +290,7 @@ class EncoderClassifier(nn.Module):
         return self.head(self.encoder(images)[-1].mean((2, 3)))
 
 
-def pretrain_encoder(model: SegFormer, recipe: SegFormerRecipe, log=print, progress: bool = False,
+def pretrain_encoder(model: SegFormer, recipe: SegFormerRecipe, log=print, progress: bool | None = False,
                      checkpoint_dir=None, resume: bool = False) -> History:
     """Pretrain ``model.encoder`` in place on digit classification (:func:`digit_crops` of
     ``pretrain_size`` px, ImageNet-normalised), with a global-average-pooled linear head
@@ -342,7 +342,7 @@ def segformer_data(recipe: SegFormerRecipe, split: str, size: int | None = None,
     return torch.stack([c[0] for c in crops]), torch.stack([c[1] for c in crops])
 
 
-def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progress: bool = False, log=print,
+def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progress: bool | None = False, log=print,
                     resume: bool = False, model=None) -> SegFormerResult:
     """Train SegFormer on DigitWorld scenes with ``recipe`` and evaluate it on held-out scenes.
 
@@ -401,7 +401,7 @@ def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progres
                            pretrained_encoder=pretrained_encoder)
 
 
-def run(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool = False,
+def run(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool | None = False,
         **overrides) -> dict:
     """``python -m minimodels.recipes segformer``: train with the profile's recipe, return the metrics."""
     recipe = segformer_recipe(profile, **overrides)

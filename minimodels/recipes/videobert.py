@@ -218,7 +218,7 @@ def s3d_loss(model, batch):
     return loss, {"verb_acc": (lv.argmax(1) == verbs).float().mean(), "noun_acc": (ln.argmax(1) == nouns).float().mean()}
 
 
-def pretrain_s3d_on_digits(model: S3D, recipe: VideoBertRecipe, log=print, progress: bool = False,
+def pretrain_s3d_on_digits(model: S3D, recipe: VideoBertRecipe, log=print, progress: bool | None = False,
                            checkpoint_dir=None, resume: bool = False) -> History:
     """Image pretraining (S3D starts from ImageNet-trained Inception weights): the network
     classifies single digits shown as one-frame clips, with its noun logits, for the
@@ -256,7 +256,7 @@ def s3d_accuracy(model: S3D, x, verbs, nouns) -> dict:
             "noun_acc": (logits[:, NUM_VERBS:].argmax(1) == nouns).float().mean().item()}
 
 
-def train_s3d(recipe: VideoBertRecipe, videos=None, test_videos=None, log=print, progress: bool = False,
+def train_s3d(recipe: VideoBertRecipe, videos=None, test_videos=None, log=print, progress: bool | None = False,
               checkpoint_dir=None, resume: bool = False):
     """Image pretraining, then supervised verb + noun training on the labelled clips.
     Returns ``(model, {"pretrain": History, "train": History})``; the training history's
@@ -299,7 +299,7 @@ def _cache_path(recipe: VideoBertRecipe, cache_dir, kind: str, keys=None):
     return Path(cache_dir) / f"{kind}-{recipe.profile}-{tag}.pt"
 
 
-def trained_s3d(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: bool = False, checkpoint_dir=None,
+def trained_s3d(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: bool | None = False, checkpoint_dir=None,
                 resume: bool = False):
     """:func:`train_s3d`, or its weights from ``cache_dir/s3d-<profile>-<hash of the recipe>.pt``
     when an earlier run (notebook 05) left them there. Returns ``(model, history or None)``.
@@ -355,7 +355,7 @@ class VisualWords:
         return self.kmeans.vocab_size
 
 
-def visual_words(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: bool = False, checkpoint_dir=None,
+def visual_words(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: bool | None = False, checkpoint_dir=None,
                  resume: bool = False) -> VisualWords:
     """Stages 1-2 in one call: the clip network (:func:`trained_s3d`, cached in ``cache_dir``;
     ``checkpoint_dir`` / ``resume`` as in :func:`train_s3d`), the videos, their clip features,
@@ -397,7 +397,7 @@ def _text_mlm_loss(model, batch):
     return loss, {"mlm_accuracy": (logits[sel].argmax(-1) == batch.labels[sel]).float().mean()}
 
 
-def pretrain_text_bert(recipe: VideoBertRecipe, examples, vocab: Vocab, log=print, progress: bool = False,
+def pretrain_text_bert(recipe: VideoBertRecipe, examples, vocab: Vocab, log=print, progress: bool | None = False,
                        checkpoint_dir=None, resume: bool = False):
     """BERT before VideoBERT: masked language modelling on the narration's sentences only (the
     text-only regime, with sentence concatenation), the ``recipe.text_bert`` stage. The paper
@@ -439,7 +439,7 @@ def pretraining_batches(recipe: VideoBertRecipe, examples, vocab: Vocab, regime_
 
 
 def trained_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans, cache_dir=None, reuse: bool = True,
-                      log=print, progress: bool = False):
+                      log=print, progress: bool | None = False):
     """The recipe's text BERT and VideoBERT (:func:`pretrain_text_bert`, :func:`train_videobert`),
     saved to ``cache_dir`` - or, with ``reuse``, both loaded from there when an earlier run
     (notebook 06) saved them. Returns ``(text_bert, text_history or None, model, history or None)``."""
@@ -471,7 +471,7 @@ def main_videobert(recipe: VideoBertRecipe, cache_dir=None, log=print):
 
 
 def train_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans=None, model=None, evaluate=None,
-                    log=print, progress: bool = False, text_bert=None, checkpoint_dir=None,
+                    log=print, progress: bool | None = False, text_bert=None, checkpoint_dir=None,
                     resume: bool = False) -> tuple[VideoBert, History]:
     """Masked modelling + alignment on ``examples`` (:func:`pretraining_examples`). The model:
     ``model``, else VideoBERT on ``text_bert`` (copied), else on a text BERT pretrained here
@@ -684,7 +684,7 @@ class VideoBertResult:
                 "config": dataclasses.asdict(self.recipe), "history": self.history.to_dict()}
 
 
-def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: bool = False, checkpoint_dir=None,
+def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: bool | None = False, checkpoint_dir=None,
                  resume: bool = False) -> VideoBertResult:
     """Clip network -> features -> visual words -> VideoBERT -> zero-shot evaluation.
     ``checkpoint_dir``: every training stage keeps a checkpoint there (``s3d_pretrain.pt``,
@@ -718,7 +718,7 @@ def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: boo
                            bert_prior)
 
 
-def run(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool = False, log=print,
+def run(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool | None = False, log=print,
         **overrides) -> dict:
     """``python -m minimodels.recipes videobert``: the whole pipeline with the profile's recipe. With
     ``out_dir``, every training stage keeps its checkpoint in ``out_dir/stages/`` and ``resume``

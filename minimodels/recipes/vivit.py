@@ -211,7 +211,7 @@ def make_image_vit(recipe: ViViTRecipe) -> ViT:
     return ViT(image_config(_vivit_config(recipe), num_classes=10))
 
 
-def pretrain_image_vit(recipe: ViViTRecipe, log=print, progress: bool = False, checkpoint_dir=None,
+def pretrain_image_vit(recipe: ViViTRecipe, log=print, progress: bool | None = False, checkpoint_dir=None,
                        resume: bool = False) -> tuple[ViT, History]:
     """Train :func:`make_image_vit` on digit classification (:func:`digit_crops` at the video's
     frame size, pixels in [-1, 1]) with the ``recipe.pretrain`` stage: the stand-in for the paper's
@@ -376,7 +376,7 @@ class ViViTResult(Result):
                 "pretrain": self.pretrain.to_dict() if self.pretrain is not None else None}
 
 
-def train_vivit(recipe: ViViTRecipe | None = None, model=None, image_vit=None, log=print, progress: bool = False,
+def train_vivit(recipe: ViViTRecipe | None = None, model=None, image_vit=None, log=print, progress: bool | None = False,
                 out_dir=None, resume: bool = False, data=None) -> ViViTResult:
     """Train ViViT on motion videos with ``recipe`` and evaluate it on held-out test videos.
 
@@ -436,7 +436,7 @@ def train_vivit(recipe: ViViTRecipe | None = None, model=None, image_vit=None, l
                        image_vit=image_vit if isinstance(image_vit, dict) else None)
 
 
-def run(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool = False,
+def run(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool | None = False,
         **overrides) -> dict:
     """``python -m minimodels.recipes vivit``: train with the profile's recipe, return the metrics."""
     recipe = vivit_recipe(profile, **overrides)

@@ -1,0 +1,331 @@
+"""Named experiments: every result the project shows that a notebook does not compute live.
+
+``python -m minimodels.experiments NAME [--profile cpu] [--seeds 0 1 2]`` runs one and writes
+``results/NAME.json`` (committed): the exact command, each arm's full recipe (every knob of every
+stage), the seeds and each seed's values, the wall time, the machine, the torch version and the git
+commit it ran on. ``python -m minimodels.experiments --list`` names them; ``--docs`` regenerates
+``docs/RESULTS.md`` and the README's results table from ``results/`` (``make docs``).
+
+An experiment is a list of arms; an arm is a recipe (built for a profile, its seed set per run)
+and the function that trains it and returns the numbers that matter. The recipe each arm would
+run today is what ``tests/test_experiments.py`` compares with the file's: a results file whose
+recipe the code no longer runs is stale, and CI says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from minimodels import profiles
+from minimodels.recipes import segformer as seg
+from minimodels.recipes import videobert as vb
+from minimodels.recipes import vivit as vv
+from minimodels.recipes.common import run_identity
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS = REPO_ROOT / "results"
+FIELDS = ("name", "claim", "command", "profile", "seeds", "arms", "paper", "wall_time_s", "machine", "torch",
+          "git_commit", "date", "complete")
+
+
+@dataclass
+class Arm:
+    """One arm of an experiment: ``recipe(profile)`` builds its recipe, ``run(recipe)`` trains it
+    and returns ``{metric: value}``."""
+
+    name: str
+    recipe: Callable[[str], object]
+    run: Callable[[object], dict]
+
+
+@dataclass
+class Experiment:
+    name: str
+    claim: str  # what it tests, in one line
+    arms: list[Arm]
+    metrics: tuple[str, ...]  # the values each run reports, in table order
+    paper: dict = field(default_factory=dict)  # the paper's own figures (literals), by arm and metric
+    seeds: tuple[int, ...] = (0, 1, 2)  # the default seeds
+
+    def recipes(self, profile: str, seed: int) -> dict:
+        """Each arm's recipe for ``profile`` and ``seed``."""
+        return {arm.name: dataclasses.replace(arm.recipe(profile), seed=seed) for arm in self.arms}
+
+
+def _segformer(recipe) -> dict:
+    result = seg.train_segformer(recipe, log=None)
+    return {"miou": result.miou, "train_time_s": result.history.train_time}
+
+
+def _vivit(recipe) -> dict:
+    result = vv.train_vivit(recipe, log=None)
+    return {"acc": result.acc, "direction_acc": result.direction_acc, "train_time_s": result.history.train_time}
+
+
+def _videobert(recipe) -> dict:
+    result = vb.run_pipeline(recipe, log=None)
+    out = {f"zero_shot_{k}": 100 * v for k, v in result.zero_shot.items() if k != "steps"}
+    out.update({f"language_prior_{k}": 100 * v for k, v in result.language_prior.items() if k != "steps"})
+    return out
+
+
+EXPERIMENTS = {e.name: e for e in [
+    Experiment(
+        "segformer_main", "SegFormer's reduced run (notebook 02's main run): held-out mIoU over seeds",
+        [Arm("MiT-B0, All-MLP decoder", seg.segformer_recipe, _segformer)], ("miou", "train_time_s")),
+    Experiment(
+        "vivit_main", "ViViT's reduced run (notebook 04's main run): held-out top-1 over seeds",
+        [Arm("Model 1, central-frame init", vv.vivit_recipe, _vivit)], ("acc", "direction_acc", "train_time_s")),
+    Experiment(
+        "videobert_main", "VideoBERT's reduced pipeline (notebook 06's main run): zero-shot top-1/5 (%) over seeds",
+        [Arm("VideoBERT, text BERT first", vb.videobert_recipe, _videobert)],
+        ("zero_shot_verb_top1", "zero_shot_verb_top5", "zero_shot_noun_top1", "zero_shot_noun_top5",
+         "language_prior_verb_top1", "language_prior_noun_top1"),
+        paper={"VideoBERT, text BERT first": {"zero_shot_verb_top1": 3.2, "zero_shot_verb_top5": 43.3,
+                                              "zero_shot_noun_top1": 13.1, "zero_shot_noun_top5": 33.7}}),
+]}
+
+
+# -----------------------------------------------------------------------------------------------
+# Running one and writing its file
+# -----------------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    """Where a run ran: the CPU model and threads, and the GPU if one was used."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "gpu": gpu,
+            "platform": platform.platform()}
+
+
+def git_commit() -> str | None:
+    """The commit the code ran at (``+dirty`` when the package had uncommitted changes), or None outside git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "minimodels"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _write(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=float) + "\n")
+    os.replace(tmp, path)
+
+
+def run_experiment(name: str, profile: str | None = None, seeds=None, out_dir: Path | None = None,
+                   log=print) -> dict:
+    """Run every arm of experiment ``name`` for every seed and write ``out_dir/NAME.json`` (default
+    ``results/``) after each run, ``complete`` false until the last one: a killed run leaves a
+    file that says it is partial, never one that looks whole."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; expected one of {sorted(EXPERIMENTS)}")
+    exp = EXPERIMENTS[name]
+    log = log or (lambda line: None)
+    profile = profile or profiles.current()
+    if profile not in profiles.PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {profiles.PROFILES}")
+    seeds = list(exp.seeds if seeds is None else seeds)
+    if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be non-negative integers, got {seeds}")
+    out_dir = Path(out_dir or RESULTS)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = "python -m minimodels.experiments " + shlex.join([name, "--profile", profile, "--seeds",
+                                                                 *map(str, seeds)])
+    data = {"name": name, "claim": exp.claim, "command": command, "profile": profile, "seeds": seeds,
+            "arms": {arm.name: {"recipe": run_identity(exp.recipes(profile, seeds[0])[arm.name]), "runs": {}}
+                     for arm in exp.arms},
+            "paper": exp.paper, "wall_time_s": 0.0, "machine": machine(), "torch": torch.__version__,
+            "git_commit": git_commit(), "date": time.strftime("%Y-%m-%d"), "complete": False}
+    t0 = time.perf_counter()
+    for seed in seeds:
+        recipes = exp.recipes(profile, seed)
+        for arm in exp.arms:
+            t = time.perf_counter()
+            values = arm.run(recipes[arm.name])
+            missing = [m for m in exp.metrics if m not in values]
+            if missing:
+                raise KeyError(f"experiment {name}, arm {arm.name!r}: the run returned no {missing}")
+            data["arms"][arm.name]["runs"][str(seed)] = {k: float(v) for k, v in values.items()}
+            data["wall_time_s"] = time.perf_counter() - t0
+            _write(out_dir / f"{name}.json", data)
+            log(f"{name} / {arm.name} / seed {seed}: " + ", ".join(f"{m} {values[m]:.4g}" for m in exp.metrics)
+                + f" ({time.perf_counter() - t:.0f} s)")
+    data["complete"] = True
+    _write(out_dir / f"{name}.json", data)
+    return data
+
+
+def load(name: str, results: Path | None = None) -> dict:
+    """``results/NAME.json`` as written by :func:`run_experiment`, checked for every field."""
+    path = Path(results or RESULTS) / f"{name}.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no results for {name!r} at {path}: run `python -m minimodels.experiments {name}`")
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from e
+    missing = [f for f in FIELDS if f not in data]
+    if missing:
+        raise ValueError(f"{path} lacks the field(s) {missing}; a results file holds {list(FIELDS)}")
+    return data
+
+
+def stale_arms(data: dict) -> list[str]:
+    """The arms of a results file whose recorded recipe differs from what the code runs today."""
+    exp = EXPERIMENTS.get(data["name"])
+    if exp is None:
+        return [f"{data['name']}: no such experiment in the code"]
+    today = {name: run_identity(r) for name, r in exp.recipes(data["profile"], data["seeds"][0]).items()}
+    recorded = {name: arm["recipe"] for name, arm in data["arms"].items()}
+    if set(today) != set(recorded):
+        return [f"arms {sorted(recorded)} recorded, {sorted(today)} today"]
+    return [name for name in today if json.loads(json.dumps(today[name], default=float)) != recorded[name]]
+
+
+# -----------------------------------------------------------------------------------------------
+# docs/RESULTS.md and the README's table, generated from results/
+# -----------------------------------------------------------------------------------------------
+
+
+def summarise(values: list[float]) -> str:
+    """Mean, and the spread (min-max) over seeds when there are several."""
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.3g}"
+    return f"{mean:.3g} ({min(values):.3g}-{max(values):.3g})"
+
+
+def results_markdown(results: Path | None = None) -> str:
+    """docs/RESULTS.md: one section per results file."""
+    results = Path(results or RESULTS)
+    out = ["# Results", "",
+           "Generated by `python -m minimodels.experiments --docs` from `results/*.json`; do not edit by hand.",
+           "Every number below was computed by the command shown with it. A value is the mean over seeds,",
+           "with the lowest and highest seed in brackets; the paper's figures are its own, labelled as such.", ""]
+    files = sorted(results.glob("*.json"))
+    if not files:
+        out.append("No experiment has been run yet: `python -m minimodels.experiments --list` names them.")
+    for path in files:
+        data = load(path.stem, results)
+        exp = EXPERIMENTS.get(data["name"])
+        metrics = list(exp.metrics) if exp else sorted({k for a in data["arms"].values()
+                                                         for r in a["runs"].values() for k in r})
+        m = data["machine"]
+        where = m["gpu"] or f"{m['cpu']}, {m['threads']} threads"
+        out += [f"## {data['name']}", "", data["claim"] + ("" if data["complete"] else " **(partial: the run stopped early)**"),
+                "", f"`{data['command']}` - {data['date']}, {where}, torch {data['torch']}, commit "
+                f"{(data['git_commit'] or 'unknown')[:12]}, {data['wall_time_s'] / 60:.0f} min in all.", "",
+                "| arm | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+        for arm, rec in data["arms"].items():
+            cells = [summarise([r[k] for r in rec["runs"].values()]) if rec["runs"] else "-" for k in metrics]
+            out.append(f"| {arm} | " + " | ".join(cells) + " |")
+            paper = data["paper"].get(arm)
+            if paper:
+                out.append(f"| paper: {arm} | " + " | ".join(f"{paper[k]:g}" if k in paper else "" for k in metrics)
+                           + " |")
+        seeds = ", ".join(f"{arm} seed {s}: " + ", ".join(f"{k} {v:.4g}" for k, v in r.items() if k in metrics)
+                          for arm, rec in data["arms"].items() for s, r in rec["runs"].items())
+        out += ["", f"Per seed: {seeds}.", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+# The README's headline rows: (experiment, arm, metric, factor to %, what it is, the paper's figure and where from).
+HEADLINES = [
+    ("segformer_main", "MiT-B0, All-MLP decoder", "miou", 100, "SegFormer-B0, held-out mIoU (DigitWorld scenes)",
+     "37.4 (ADE20K, Table 2)"),
+    ("vivit_main", "Model 1, central-frame init", "acc", 100, "ViViT Model 1, held-out top-1 (motion videos)",
+     "80.0 (Kinetics-400, ViViT-B, Table 2)"),
+    ("videobert_main", "VideoBERT, text BERT first", "zero_shot_verb_top5", 1,
+     "VideoBERT zero-shot verb top-5 (how-to videos)", "43.3 (YouCook2, Table 1)"),
+    ("videobert_main", "VideoBERT, text BERT first", "zero_shot_noun_top5", 1,
+     "VideoBERT zero-shot noun top-5 (how-to videos)", "33.7 (YouCook2, Table 1)"),
+]
+README_MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
+
+
+def readme_table(results: Path | None = None) -> str:
+    """The README's results table: the headline number of each main run (mean and seed range),
+    next to the paper's - not comparable (a small world on a CPU), and said so."""
+    rows = ["| result, % | ours (mean and range over seeds) | the paper's |", "|---|---|---|"]
+    for name, arm, metric, scale, what, paper in HEADLINES:
+        try:
+            data = load(name, results)
+        except FileNotFoundError:
+            ours = f"not run yet: `make experiments NAME={name}`"
+        else:
+            runs = data["arms"][arm]["runs"].values()
+            ours = summarise([scale * r[metric] for r in runs]) + f" ({len(runs)} seeds, {data['profile']} profile)"
+        rows.append(f"| {what} | {ours} | {paper} |")
+    return "\n".join(rows) + "\n\nEvery other result, with its command, machine and commit: [docs/RESULTS.md](docs/RESULTS.md)."
+
+
+def with_readme_table(readme: str, results: Path | None = None) -> str:
+    """``readme`` with the text between its results markers replaced by :func:`readme_table`."""
+    start, end = README_MARKERS
+    if readme.count(start) != 1 or readme.count(end) != 1 or readme.index(start) > readme.index(end):
+        raise ValueError(f"README.md needs one {start} line followed by one {end} line")
+    head, rest = readme.split(start)
+    _, tail = rest.split(end)
+    return f"{head}{start}\n{readme_table(results)}\n{end}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m minimodels.experiments",
+                                     description="Run a named experiment and write results/NAME.json.")
+    parser.add_argument("name", nargs="?", help=f"one of {sorted(EXPERIMENTS)}")
+    parser.add_argument("--profile", default=None, help=f"one of {profiles.PROFILES} (default: the active profile)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="seeds (default: the experiment's)")
+    parser.add_argument("--out", default=None, help="folder for NAME.json (default: results/)")
+    parser.add_argument("--list", action="store_true", help="name every experiment and what it tests")
+    parser.add_argument("--docs", action="store_true", help="regenerate docs/RESULTS.md from results/")
+    args = parser.parse_args(argv)
+    if args.list:
+        for exp in EXPERIMENTS.values():
+            print(f"{exp.name:<20} {exp.claim}")
+        return 0
+    if args.docs:
+        path = REPO_ROOT / "docs" / "RESULTS.md"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(results_markdown())
+        readme = REPO_ROOT / "README.md"
+        readme.write_text(with_readme_table(readme.read_text()))
+        print(f"wrote {path} and the results table of {readme}")
+        return 0
+    if args.name is None:
+        parser.error("name an experiment (or --list)")
+    if args.name not in EXPERIMENTS:
+        parser.error(f"unknown experiment {args.name!r}; expected one of {sorted(EXPERIMENTS)}")
+    try:
+        run_experiment(args.name, args.profile, args.seeds, args.out)
+    except ValueError as e:
+        parser.error(str(e))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
