@@ -18,7 +18,10 @@ exactly the operations that dominate a vision transformer's cost:
   A causal mask does not halve the count (the dense product is counted).
 
 Not counted: normalisation layers, activations, softmax, dropout, element-wise
-arithmetic (residual adds, scaling), pooling, interpolation, embeddings lookups.
+arithmetic (residual adds, scaling), pooling, interpolation, embeddings lookups. Nor
+operators whose multiply-adds no rule here knows (``cdist``, FFTs, linear algebra, fused
+recurrent kernels, quantised matmuls): a forward that runs one is counted without it, and
+an ``UncountedOperatorWarning`` names them.
 
 Why this convention reproduces the SegFormer tables: the authors ran mmcv's
 ``get_model_complexity_info`` (module hooks on ``nn.Conv2d`` and ``nn.Linear``) and
@@ -54,7 +57,10 @@ attention are seen as the ops above.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
+import warnings
 from collections import Counter
 
 import torch
@@ -69,6 +75,9 @@ __all__ = [
     "macs_by_module",
     "macs_by_op",
     "breakdown_rows",
+    "UncountedOperatorWarning",
+    "device_memory",
+    "check_fits",
 ]
 
 CONVENTIONS = ("macs", "mmcv-segformer")
@@ -223,6 +232,24 @@ for _packet in _ops("relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu"
                     "hardtanh", "hardtanh_", "_prelu_kernel", "prelu"):
     _MMCV_EXTRA_RULES[_packet] = _elements
 
+# Operators with multiply-adds of their own that no rule above counts: distances, FFTs, linear
+# algebra, fused recurrent kernels, quantised matmuls, a convolution outside aten.convolution.
+# A forward that runs one is still counted, with a warning naming them (UncountedOperatorWarning).
+_UNCOUNTED = set(_ops(
+    "_cdist_forward", "cdist", "_euclidean_dist",
+    "_fft_r2c", "_fft_c2r", "_fft_c2c",
+    "_linalg_solve_ex", "linalg_solve", "linalg_inv_ex", "_linalg_svd", "_linalg_eigh", "linalg_eig",
+    "linalg_cholesky_ex", "linalg_qr", "linalg_lu_factor_ex", "linalg_lu", "_linalg_det", "_linalg_slogdet",
+    "linalg_solve_triangular", "triangular_solve", "cholesky_solve",
+    "mkldnn_rnn_layer", "_cudnn_rnn", "miopen_rnn", "_thnn_fused_lstm_cell", "_thnn_fused_gru_cell",
+    "lstm", "gru", "rnn_tanh", "rnn_relu",
+    "_weight_int4pack_mm", "_weight_int8pack_mm", "conv_tbc",
+))
+
+
+class UncountedOperatorWarning(UserWarning):
+    """A forward ran operators with multiply-adds that ``count_macs`` does not count."""
+
 
 # --------------------------------------------------------------------------------------
 # The counting pass
@@ -235,24 +262,35 @@ class _MacMode(TorchDispatchMode):
     Each record is ``(module path, operator, MACs, mmcv extras)``: the path of the innermost
     running module (``module_stack[-1]``), the operator's name, its MACs under the default
     convention and what mmcv's count added on top (conv bias and ReLU elements).
+    ``uncounted`` counts the calls of ``_UNCOUNTED`` operators with a non-empty output;
+    ``failure`` is ``(error, module path, operator)`` of the first operator that raised.
     """
 
     def __init__(self, module_stack):
         super().__init__()
         self.module_stack = module_stack
         self.records = []
+        self.uncounted = Counter()
+        self.failure = None
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
         packet = func.overloadpacket
+        path = self.module_stack[-1] if self.module_stack else ""
+        try:
+            out = func(*args, **kwargs)
+        except Exception as error:
+            if self.failure is None:
+                self.failure = (error, path, str(packet))
+            raise
         rule, extra_rule = _MAC_RULES.get(packet), _MMCV_EXTRA_RULES.get(packet)
         if rule is not None or extra_rule is not None:
             macs = int(rule(args, kwargs, out)) if rule is not None else 0
             extra = int(extra_rule(args, kwargs, out)) if extra_rule is not None else 0
             if macs or extra:
-                path = self.module_stack[-1] if self.module_stack else ""
                 self.records.append((path, str(packet), macs, extra))
+        elif packet in _UNCOUNTED and _first(out).numel():
+            self.uncounted[str(packet)] += 1
         return out
 
 
@@ -276,6 +314,11 @@ def _model_device(model) -> torch.device:
     return torch.device("cpu")
 
 
+def _shapes(values):
+    """The shapes of the tensors in ``values`` (nested), for messages: [(1, 3, 64, 64), ...]."""
+    return [tuple(v.shape) for v in pytree.tree_leaves(values) if isinstance(v, torch.Tensor)]
+
+
 _EXTRA_SUFFIX = " (mmcv extra)"
 
 
@@ -289,13 +332,14 @@ def _trace(model, inputs, kwargs, convention) -> list[tuple[str, str, int]]:
     # Module paths of the model and a stack of the running ones, kept by global forward
     # hooks (nothing is registered on the model itself). The model's own path is "".
     paths = {id(m): name for name, m in model.named_modules()}
-    stack, entered = [], []
+    stack, entered, received = [], [], {}
 
     def pre_hook(module, args):
         path = paths.get(id(module))
         entered.append(path is not None)  # modules outside the model leave the stack alone
         if path is not None:
             stack.append(path)
+            received[path] = _shapes(args)  # for the error of a forward that fails
 
     def post_hook(module, args, output):
         if entered and entered.pop():
@@ -309,7 +353,9 @@ def _trace(model, inputs, kwargs, convention) -> list[tuple[str, str, int]]:
     fastpath = mha.get_fastpath_enabled() if mha is not None else None
     handles = []
     mode = _MacMode(stack)
+    global _tracing
     try:
+        _tracing = True  # fake tensors allocate nothing: the models' memory guards stand aside
         model.eval()
         if mha is not None:
             mha.set_fastpath_enabled(False)
@@ -338,13 +384,29 @@ def _trace(model, inputs, kwargs, convention) -> list[tuple[str, str, int]]:
                     f"count_macs runs {type(model).__name__}.forward on fake tensors (shapes, no values), "
                     f"and the forward needed a value or an operator without a shape rule: {error!r}"
                 ) from error
+            except Exception as error:
+                if mode.failure is None or mode.failure[0] is not error:
+                    raise  # the model's own error (e.g. its input check): already says what it expects
+                _, path, op = mode.failure
+                module = model.get_submodule(path)
+                raise ValueError(
+                    f"count_macs: {type(model).__name__}.forward failed on inputs {_shapes(inputs)}: module "
+                    f"{path or '(the model itself)'} = {type(module).__name__}({module.extra_repr()}) received "
+                    f"{received.get(path, '?')} and {op} raised {type(error).__name__}: {error}"
+                ) from error
     finally:
+        _tracing = False
         for handle in handles:
             handle.remove()
         if mha is not None:
             mha.set_fastpath_enabled(fastpath)
         for module, training in flags.items():
             module.training = training
+    if mode.uncounted:
+        ops = ", ".join(f"{op} ({n} call{'s' if n > 1 else ''})" for op, n in mode.uncounted.items())
+        warnings.warn(
+            f"count_macs: {type(model).__name__}.forward ran operators whose multiply-adds are not counted "
+            f"(missing from the total): {ops}", UncountedOperatorWarning, stacklevel=3)
     records = []
     for path, op, macs, extra in mode.records:
         if macs:
@@ -367,7 +429,9 @@ def count_macs(model: nn.Module, *inputs, convention: str = "macs", **kwargs) ->
     to count at a size you never allocate (meta inputs are placed on the model's device).
     ``convention="macs"`` (default) counts conv + linear/matmul + attention as described
     in the module docstring; ``"mmcv-segformer"`` adds what SegFormer's mmcv count added
-    (conv bias and ReLU elements). ``convention`` is not passed on to the model.
+    (conv bias and ReLU elements). ``convention`` is not passed on to the model. Inputs
+    the model cannot take are a ``ValueError`` naming the module that failed, what it is
+    (its ``Linear(in_features=8, ...)``) and the shapes it received.
 
     >>> count_macs(nn.Linear(8, 4), torch.empty(2, 8))
     64
@@ -428,3 +492,41 @@ def breakdown_rows(by_module: dict[str, int], unit: float = 1e9, digits: int = 3
         rows.append((path or "(model itself)", round(macs / unit, digits), share))
     rows.append(("total", round(total / unit, digits), "100.0%" if total else "-"))
     return rows
+
+
+# --------------------------------------------------------------------------------------
+# Memory: does a request fit?
+# --------------------------------------------------------------------------------------
+
+_tracing = False  # True while count_macs runs a forward on fake tensors
+
+
+def device_memory(device) -> int | None:
+    """Bytes of memory of ``device``: a CUDA GPU's total memory, otherwise the machine's RAM
+    (``os.sysconf``; None where the system does not tell)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    return _ram()
+
+
+@functools.lru_cache(maxsize=1)
+def _ram() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_fits(nbytes: int, device, describe, hint: str = "") -> None:
+    """Raise ``MemoryError`` when ``nbytes`` exceed the memory of ``device`` (:func:`device_memory`),
+    before anything is allocated. ``describe()`` returns what the bytes are (it is called only
+    then), ``hint`` what to do instead. Models call this with a cheap estimate of their largest
+    tensor. Nothing is checked on the meta device, nor while :func:`count_macs` traces a
+    forward (fake tensors allocate nothing)."""
+    if _tracing or torch.device(device).type == "meta":
+        return
+    have = device_memory(device)
+    if have is not None and nbytes > have:
+        raise MemoryError(f"{describe()}: {nbytes / 1e9:,.1f} GB, more than the {have / 1e9:,.1f} GB of memory of "
+                          f"this {torch.device(device).type} device" + (f"; {hint}" if hint else ""))

@@ -30,10 +30,25 @@ carries the centroid of its nearest existing ancestor).
 Algorithm at every node: greedy k-means++ seeding (Arthur & Vassilvitskii 2007, with
 ``2 + log k`` candidate centres per step, as scikit-learn does), then Lloyd iterations
 until the labels stop changing, the centres move less than ``tol`` (relative to the
-node's data variance, as scikit-learn's ``tol``) or ``iters`` is reached. A cluster that
-goes empty during Lloyd is re-seeded with the point farthest from its centre; a centre
-that still owns no point at the end is dropped. Everything runs in torch with one
-seeded ``torch.Generator``, so ``fit`` is deterministic given ``seed``.
+node's data variance, as scikit-learn's ``tol``) or ``iters`` is reached - but not while a
+cluster is empty: it is re-seeded with the point farthest from its centre (distinct
+points for distinct clusters) and Lloyd goes on. So a node with at least k distinct
+points gets k children (only a centre still empty after ``iters`` updates is dropped).
+Everything runs in torch with one seeded ``torch.Generator``, so ``fit`` is deterministic
+given ``seed``.
+
+Distances. Squared distances come from the expansion |x|^2 - 2 x.c + |c|^2 (one matrix
+product), except where the points lie more than 100x their spread from the origin (as
+in a deep, tight branch), or two centres lie closer together than 1/100 of their distance
+from the origin: there the expansion's terms cancel into rounding noise, and the exact sum
+of (x_j - c_j)^2 is used (``_sq_dist``). Which one ``predict`` uses at a node depends on
+its children's centroids alone, so ``fit`` and ``predict`` send every point down the same
+branch.
+
+Bad input is refused with errors that say what came: features that are not a float
+(N, D) tensor, rows with NaN or infinite values (their indices), values so large that
+squared distances overflow, and a tree whose tables (one centroid per node, k^depth
+leaves) cannot fit in the machine's memory - said before anything is allocated.
 """
 
 from __future__ import annotations
@@ -41,6 +56,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+from .flops import check_fits
 
 
 class HierarchicalKMeans:
@@ -223,42 +240,110 @@ class HierarchicalKMeans:
         if fitting:
             if X.shape[0] == 0 or X.shape[1] == 0:
                 raise ValueError(f"HierarchicalKMeans: cannot fit on an empty array of shape {tuple(X.shape)}")
-            if not torch.isfinite(X).all():
-                raise ValueError("HierarchicalKMeans: features contain NaN or infinite values")
+            check_fits(self._table_bytes(X.shape[1], X.dtype), "cpu", lambda: (
+                f"HierarchicalKMeans(depth={self.depth}, k={self.k}): the tables of {self.vocab_size:,} leaves "
+                f"(k ** depth) and their ancestors, one {X.shape[1]}-d {X.dtype} centroid each"),
+                f"{X.shape[0]:,} points fill at most {X.shape[0]:,} leaves: use a smaller depth or k")
         elif X.shape[1] != self.num_features:
             raise ValueError(
                 f"HierarchicalKMeans was fitted on {self.num_features}-d features, got {X.shape[1]}-d "
                 f"(shape {tuple(X.shape)})"
             )
-        return X.detach().cpu()
+        X = X.detach().cpu()
+        finite = torch.isfinite(X).all(dim=1)
+        limit = torch.finfo(X.dtype).max / 4  # |x - c|^2 <= 2 |x|^2 + 2 |c|^2 stays finite below it
+        too_big = finite & ((_wide(X) ** 2).sum(1) > limit)
+        for bad, what in ((~finite, "contain NaN or infinite values"),
+                          (too_big, f"have a squared norm above {limit:.3g}, where squared distances overflow "
+                                    f"{X.dtype}; rescale them")):
+            if bool(bad.any()):
+                rows = bad.nonzero().flatten().tolist()
+                shown = ", ".join(map(str, rows[:10])) + (f", ... ({len(rows)} rows in all)" if len(rows) > 10 else "")
+                raise ValueError(f"HierarchicalKMeans: features of row(s) {shown} of {tuple(X.shape)} {what}")
+        return X
+
+    def _table_bytes(self, num_features: int, dtype: torch.dtype) -> int:
+        """Memory of the tree's tables: per node of levels 1..depth a centroid row, a count
+        (int64) and an exists flag (bool)."""
+        nodes = sum(self.k**level for level in range(1, self.depth + 1))
+        return nodes * (num_features * torch.finfo(dtype).bits // 8 + 9)
 
 
 # ---------------------------------------------------------------------- flat k-means
 
 
-def _sq_dist(X: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
-    """Squared Euclidean distances (N, M), clamped at 0 (the expanded form can go slightly negative)."""
+_FAR = 1e4  # |x|^2 above 1e4 x the spread^2: the expanded distance would keep only ~3 of float32's 7 digits
+
+
+def _wide(P: torch.Tensor) -> torch.Tensor:
+    """``P`` in float32 at least (half-precision features: cdist and pdist have no kernels)."""
+    return P if P.dtype in (torch.float32, torch.float64) else P.float()
+
+
+def _far_from_origin(P: torch.Tensor) -> bool:
+    """True when the rows of ``P`` lie far from the origin compared with their spread:
+    max |p|^2 > ``_FAR`` x mean |p - mean(p)|^2 (a deep, tight branch of the tree)."""
+    P = _wide(P)
+    return bool((P * P).sum(1).max() > _FAR * ((P - P.mean(0)) ** 2).sum(1).mean())
+
+
+def _sq_dist(X: torch.Tensor, C: torch.Tensor, exact: bool) -> torch.Tensor:
+    """Squared Euclidean distances (N, M).
+
+    The expanded form |x|^2 - 2 x.c + |c|^2 (one matrix product; clamped at 0, as it can go
+    slightly negative) cancels catastrophically for points far from the origin compared
+    with their spread: all 64 coordinates near 100 with a spread of 0.01 give |x|^2 ~ 6e5,
+    known to ~0.06 in float32, against squared distances ~0.01 - rounding noise, and
+    k-means++ would see every point on a centre. ``exact=True`` takes sum_j (x_j - c_j)^2
+    instead: 0 for equal points, positive for distinct ones, about 2x slower.
+    """
+    if exact:
+        return torch.cdist(_wide(X), _wide(C), compute_mode="donot_use_mm_for_euclid_dist") ** 2
     d = (X * X).sum(1, keepdim=True) - 2 * X @ C.T + (C * C).sum(1)
     return d.clamp_min_(0)
 
 
 def _nearest(X: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
-    return _sq_dist(X, C).argmin(dim=1)
+    """Index of the nearest row of ``C`` for every row of ``X``. Exact distances when two
+    centres lie close together compared with their distance from the origin (max |c|^2 >
+    ``_FAR`` x the smallest squared distance between two centres), where the expanded form
+    could not tell them apart; a rule on ``C`` alone, so ``fit`` and ``predict`` decide alike."""
+    W = _wide(C)
+    close = len(C) > 1 and bool((W * W).sum(1).max() > _FAR * torch.pdist(W).min() ** 2)
+    return _sq_dist(X, C, close).argmin(dim=1)
+
+
+def _distinct_rows(X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(first, label): the index of the first occurrence of every distinct row of X, in order
+    of appearance, and for every row the number of its distinct row in that order."""
+    _, inverse = torch.unique(X, dim=0, return_inverse=True)
+    m = int(inverse.max()) + 1
+    first = torch.full((m,), X.shape[0], dtype=torch.long).scatter_reduce(
+        0, inverse, torch.arange(X.shape[0]), reduce="amin"
+    )
+    order = torch.argsort(first)
+    rank = torch.empty(m, dtype=torch.long)
+    rank[order] = torch.arange(m)
+    return first[order], rank[inverse]
 
 
 def _kmeans_pp(X: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
     """Greedy k-means++ seeding: each new centre is the best (lowest potential) of
-    ``2 + log k`` candidates drawn with probability proportional to D(x)^2."""
+    ``2 + log k`` candidates drawn with probability proportional to D(x)^2. Distances are
+    exact when the points sit far from the origin compared with their spread."""
     N = X.shape[0]
     trials = 2 + int(math.log(k))
+    exact = _far_from_origin(X)
     centres = [X[torch.randint(N, (1,), generator=gen)].squeeze(0)]
-    closest = _sq_dist(X, centres[0][None]).squeeze(1)
+    closest = _sq_dist(X, centres[0][None], exact).squeeze(1)
     for _ in range(1, k):
-        total = closest.sum()
-        if total <= 0:  # cannot happen with >= k distinct points; guard anyway
+        if closest.sum() <= 0 and not exact:  # rounding hid the distinct points left: measure exactly
+            exact = True
+            closest = _sq_dist(X, torch.stack(centres), exact).min(1).values
+        if closest.sum() <= 0:  # every point sits on a centre: not with more than k distinct points
             break
         candidates = torch.multinomial(closest, trials, replacement=True, generator=gen)
-        d = torch.minimum(closest[None], _sq_dist(X, X[candidates]).T)  # (trials, N)
+        d = torch.minimum(closest[None], _sq_dist(X, X[candidates], exact).T)  # (trials, N)
         best = int(d.sum(1).argmin())
         centres.append(X[candidates[best]])
         closest = d[best]
@@ -266,44 +351,41 @@ def _kmeans_pp(X: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
 
 
 def _kmeans(X: torch.Tensor, k: int, iters: int, tol: float, gen: torch.Generator):
-    """Flat k-means of (n, D) points into at most k clusters.
+    """Flat k-means of (n, D) points into k clusters.
 
     Returns (centres (m, D), labels (n,)). m = k, unless the points have fewer than k
     distinct values: then every distinct point is its own cluster (m = that number).
     Stops at a fixed point (no label changes), after ``iters`` updates, or when the centres
     move less than ``tol`` times the points' mean per-feature variance (scikit-learn's tol;
-    relative to *this node's* points, so deep, tight branches converge as fully as the root).
+    relative to *this node's* points, so deep, tight branches converge as fully as the root)
+    - but not while a cluster is empty: an empty cluster is re-seeded with a point far from
+    its centre (distinct points for distinct clusters) and Lloyd goes on, so with more than k
+    distinct points every one of the k clusters ends with points (unless ``iters`` runs out).
     """
-    distinct, first_labels = torch.unique(X, dim=0, return_inverse=True)
-    if distinct.shape[0] <= k:
-        # one cluster per distinct point, numbered by first appearance (deterministic)
-        m = distinct.shape[0]
-        first = torch.full((m,), X.shape[0], dtype=torch.long).scatter_reduce(
-            0, first_labels, torch.arange(X.shape[0]), reduce="amin"
-        )
-        rank = torch.empty(m, dtype=torch.long)
-        rank[torch.argsort(first)] = torch.arange(m)
-        return distinct[torch.argsort(first)].clone(), rank[first_labels]
+    first, first_labels = _distinct_rows(X)
+    if first.shape[0] <= k:  # one cluster per distinct point, numbered by first appearance
+        return X[first].clone(), first_labels
     tol = tol * X.var(dim=0, unbiased=False).mean().item()
     centres = _kmeans_pp(X, k, gen)
+    m = centres.shape[0]  # k (fewer only if squared distances underflow, points ~1e-19 apart)
     labels = _nearest(X, centres)
+    counts = torch.bincount(labels, minlength=m)
     for _ in range(iters):
-        counts = torch.bincount(labels, minlength=k)
         new = torch.zeros_like(centres).index_add_(0, labels, X) / counts.clamp_min(1)[:, None].to(X.dtype)
         empty = (counts == 0).nonzero().flatten()
-        if len(empty):  # re-seed empty clusters with the points farthest from their centres
-            far = ((X - centres[labels]) ** 2).sum(1).argsort(descending=True)[: len(empty)]
-            new[empty] = X[far]
+        if len(empty):  # re-seed empty clusters with distinct points, the farthest from their centres first
+            far = ((X - centres[labels]) ** 2).sum(1).argsort(descending=True)
+            new[empty] = X[far[_distinct_rows(X[far])[0][: len(empty)]]]
         shift = ((new - centres) ** 2).sum().item()
         centres, old = new, labels
         labels = _nearest(X, centres)
-        if torch.equal(labels, old) or shift <= tol:
+        counts = torch.bincount(labels, minlength=m)
+        if (torch.equal(labels, old) or shift <= tol) and bool((counts > 0).all()):
             break  # labels unchanged: a fixed point, the centres are the means of their points
     # labels are always the nearest centre (the Voronoi cells of the centres kept), so a
     # child's points - and the mean of any subset of them - lie in its parent's cell
-    counts = torch.bincount(labels, minlength=k)
     keep = counts > 0
-    if not bool(keep.all()):  # a centre that owns no point: drop it, renumber the rest in order
+    if not bool(keep.all()):  # iters ran out with a centre owning no point: drop it, renumber the rest
         remap = torch.cumsum(keep.long(), 0) - 1
         return centres[keep], remap[labels]
     return centres, labels

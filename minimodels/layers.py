@@ -13,7 +13,7 @@ stays in that paper's module, next to the figure box it implements.
 
 And the small helpers that the models and the data share: ``is_int``, ``to_pair`` (an int
 or (H, W) as (H, W)), ``check_fields`` (the "unknown config field(s)" error of every
-``variant_config``) and ``count_params``.
+``variant_config``), ``check_batch`` (a model's input dtype and batch) and ``count_params``.
 """
 
 from __future__ import annotations
@@ -112,6 +112,16 @@ def check_fields(config_cls, fields) -> None:
     unknown = sorted(set(fields) - valid)
     if unknown:
         raise UnknownFieldError(f"unknown {config_cls.__name__} field(s) {unknown}; valid: {sorted(valid)}")
+
+
+def check_batch(x: torch.Tensor, weight: torch.Tensor, who: str, what: str = "input") -> None:
+    """A model's input: in its weights' dtype (another one only under ``torch.autocast``, which
+    casts it), and not an empty batch. ``who`` names the model and ``what`` its input in the errors."""
+    if x.dtype != weight.dtype and (x.device.type == "meta" or not torch.is_autocast_enabled(x.device.type)):
+        raise TypeError(f"{who} expects {weight.dtype} {what} like its weights, got {x.dtype}: convert them "
+                        f"({what}.to({weight.dtype})) or run under torch.autocast")
+    if x.shape[0] == 0:
+        raise ValueError(f"{who}: empty batch (B = 0) in {what} of shape {tuple(x.shape)}")
 
 
 def count_params(module: nn.Module) -> int:

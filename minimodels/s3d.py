@@ -32,12 +32,13 @@ boxes are the paper's, fewer and narrower, so that it trains in seconds on the
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .layers import check_fields
+from .layers import check_batch, check_fields
 
 # --------------------------------------------------------------------------------------
 # Configuration
@@ -158,7 +159,9 @@ class S3D(nn.Module):
 
     forward(clips (B, C, T, H, W) float) -> logits (B, num_classes) (the features when
     ``num_classes == 0``); features(clips) -> (B, feature_dim): the pooled activations
-    before the classifier, what VideoBERT quantises into visual words.
+    before the classifier, what VideoBERT quantises into visual words. The clips have the
+    weights' dtype (another one only under ``torch.autocast``); in training mode the batch
+    must leave BatchNorm more than one value per channel.
     """
 
     def __init__(self, config: S3DConfig):
@@ -216,8 +219,18 @@ class S3D(nn.Module):
             raise ValueError(f"S3D expects {C} channels in dim 1 (B, {C}, T, H, W), got {tuple(x.shape)}{hint}")
         if not x.is_floating_point():
             raise ValueError(f"S3D expects floating-point clips (e.g. float32), got dtype {x.dtype}")
+        check_batch(x, self.blocks[0].conv_s.weight, "S3D", "clips")
         if 0 in x.shape:
-            raise ValueError(f"S3D: empty input of shape {tuple(x.shape)}")
+            raise ValueError(f"S3D: empty clips in input of shape {tuple(x.shape)}")
+        if self.training:  # BatchNorm needs two values per channel; the last stage's map is the smallest
+            (st, ss), (T, H, W) = self.config.downsampling, x.shape[2:]
+            last = (-(-T // st), -(-H // ss), -(-W // ss))
+            if x.shape[0] * math.prod(last) < 2:
+                raise ValueError(
+                    f"S3D: in training mode BatchNorm needs more than one value per channel, but a batch of one "
+                    f"clip of {T}x{H}x{W} leaves a last-stage map of {last[0]}x{last[1]}x{last[2]}; train on a "
+                    "batch of 2 or more (or larger clips), or call model.eval()"
+                )
 
 
 __all__ = ["VARIANTS", "REAL_S3D_FEATURE_DIM", "S3DConfig", "variant_config", "SepConv3d", "S3D"]

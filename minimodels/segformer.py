@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import DropPath, Mlp, check_fields, drop_path_rates, to_pair
+from .flops import check_fits
+from .layers import DropPath, Mlp, check_batch, check_fields, drop_path_rates, is_int, to_pair
 
 # --------------------------------------------------------------------------------------
 # Configuration
@@ -93,6 +94,15 @@ class SegFormerConfig:
                     f"SegFormerConfig: {name} must have one entry per stage ({n}, from embed_dims), "
                     f"got {getattr(self, name)}"
                 )
+        for name, low in (("embed_dims", 1), ("depths", 0), ("num_heads", 1), ("sr_ratios", 1), ("patch_sizes", 1),
+                          ("strides", 1)):
+            if any(v < low for v in getattr(self, name)):
+                raise ValueError(f"SegFormerConfig: {name} must be ints >= {low}, got {getattr(self, name)}")
+        if not all(r > 0 for r in self.mlp_ratios):
+            raise ValueError(f"SegFormerConfig: mlp_ratio must be positive, got {self.mlp_ratio}")
+        for name in ("in_channels", "num_classes", "decoder_dim"):
+            if not is_int(getattr(self, name)) or getattr(self, name) < 1:
+                raise ValueError(f"SegFormerConfig: {name} must be an int >= 1, got {getattr(self, name)!r}")
         for i, (c, h) in enumerate(zip(self.embed_dims, self.num_heads)):
             if c % h:
                 raise ValueError(f"SegFormerConfig: stage {i + 1} embed_dim {c} is not divisible by num_heads {h}")
@@ -161,6 +171,10 @@ class OverlapPatchEmbed(nn.Module):
 
     def __init__(self, in_channels: int, embed_dim: int, patch_size: int, stride: int):
         super().__init__()
+        for name, value in (("in_channels", in_channels), ("embed_dim", embed_dim), ("patch_size", patch_size),
+                            ("stride", stride)):
+            if not is_int(value) or value < 1:
+                raise ValueError(f"OverlapPatchEmbed: {name} must be an int >= 1, got {value!r}")
         self.proj = nn.Conv2d(in_channels, embed_dim, patch_size, stride, padding=patch_size // 2)
         self.norm = nn.LayerNorm(embed_dim)  # eps 1e-5, as in the official code
 
@@ -184,6 +198,11 @@ class EfficientSelfAttention(nn.Module):
 
     def __init__(self, dim: int, num_heads: int, sr_ratio: int):
         super().__init__()
+        for name, value in (("num_heads", num_heads), ("sr_ratio", sr_ratio)):
+            if not is_int(value) or value < 1:
+                raise ValueError(f"EfficientSelfAttention: {name} must be an int >= 1, got {value!r}")
+        if dim % num_heads:
+            raise ValueError(f"EfficientSelfAttention: dim {dim} is not divisible by num_heads {num_heads}")
         self.num_heads = num_heads
         self.sr_ratio = sr_ratio
         self.q = nn.Linear(dim, dim)
@@ -435,6 +454,9 @@ class SegFormer(nn.Module):
     """SegFormer = MixTransformer encoder + AllMLPDecoder (Figure 2).
 
     forward(images (B, C_in, H, W) float) -> logits (B, num_classes, ceil(H/4), ceil(W/4)).
+    The images have the weights' dtype (another one only under ``torch.autocast``); a batch
+    whose attention scores would not fit in the device's memory is refused (``MemoryError``)
+    before anything is computed.
     """
 
     def __init__(self, config: SegFormerConfig):
@@ -477,13 +499,23 @@ class SegFormer(nn.Module):
             )
         if not x.is_floating_point():
             raise TypeError(f"SegFormer expects floating-point images (e.g. float32), got dtype {x.dtype}")
-        H, W = x.shape[-2:]
-        for i, ((h, w), sr) in enumerate(zip(stage_sizes(c, H, W), c.sr_ratios)):
+        check_batch(x, self.encoder.patch_embeds[0].proj.weight, "SegFormer", "images")
+        B, H, W = x.shape[0], x.shape[-2], x.shape[-1]
+        sizes = stage_sizes(c, H, W)
+        for i, ((h, w), sr) in enumerate(zip(sizes, c.sr_ratios)):
             if min(h, w) < sr:
                 raise ValueError(
                     f"SegFormer: input {H}x{W} is too small - stage {i + 1}'s map is {h}x{w}, smaller than its "
                     f"spatial-reduction kernel {sr}x{sr}; use at least {min_input_size(c)}x{min_input_size(c)}"
                 )
+        # the largest attention scores (stage 1's in every variant), which the math attention kernel stores
+        scores = [B * heads * (h * w) * ((h // sr) * (w // sr)) for (h, w), sr, heads in zip(sizes, c.sr_ratios,
+                                                                                             c.num_heads)]
+        i = max(range(len(scores)), key=scores.__getitem__)
+        (h, w), sr = sizes[i], c.sr_ratios[i]
+        check_fits(scores[i] * x.element_size(), x.device, lambda: (
+            f"SegFormer: {B} images of {H}x{W} give stage-{i + 1} attention scores of {B} x {c.num_heads[i]} heads x "
+            f"{h * w:,} queries x {(h // sr) * (w // sr):,} keys in {x.dtype}"), "use a smaller batch or image")
 
 
 def variant_config(name: str, num_classes: int = 150, **overrides) -> SegFormerConfig:

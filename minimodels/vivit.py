@@ -63,7 +63,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import DropPath, Mlp, check_fields, drop_path_rates, to_pair
+from .flops import check_fits
+from .layers import DropPath, Mlp, check_batch, check_fields, drop_path_rates, is_int, to_pair
 
 # --------------------------------------------------------------------------------------
 # Embedding: tubelets and positions
@@ -169,6 +170,8 @@ class Attention(nn.Module):
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True, attention_dropout: float = 0.0,
                  dropout: float = 0.0):
         super().__init__()
+        if not is_int(num_heads) or num_heads < 1:
+            raise ValueError(f"Attention: num_heads must be an int >= 1, got {num_heads!r}")
         if dim % num_heads:
             raise ValueError(f"Attention: hidden_dim {dim} is not divisible by num_heads {num_heads}")
         self.num_heads = num_heads
@@ -335,6 +338,9 @@ class Encoder(nn.Module):
                  dropout: float = 0.0, attention_dropout: float = 0.0, drop_path_rate: float = 0.0,
                  eps: float = 1e-6, gelu_approximate: str = "none"):
         super().__init__()
+        for name, value, low in (("hidden_dim", dim, 1), ("depth", depth, 0), ("mlp_dim", mlp_dim, 1)):
+            if not is_int(value) or value < low:
+                raise ValueError(f"Encoder: {name} must be an int >= {low}, got {value!r}")
         self.num_prefix = 1 if cls_token else 0
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim)) if cls_token else None
         self.pos_embed = PositionEmbedding(grid, dim, self.num_prefix)
@@ -524,7 +530,9 @@ class ViViT(nn.Module):
     multiples of the tubelet; other sizes than the configured ones work (the position
     embeddings are resized). The representation before the head is the CLS token's
     output (``classifier="token"``) or the mean of the output tokens (``"gap"``, Models
-    3-4 always); ``forward_features`` returns it.
+    3-4 always); ``forward_features`` returns it. The video has the weights' dtype (another
+    one only under ``torch.autocast``); a batch whose attention scores would not fit in the
+    device's memory is refused (``MemoryError``) before anything is computed.
     """
 
     def __init__(self, config: ViViTConfig):
@@ -537,7 +545,7 @@ class ViViT(nn.Module):
             self.encoder = FactorisedEncoder(c)
         else:
             self.encoder = _encoder(c, c.grid, c.depth, cls_token=c.classifier == "token", block_layer=BLOCKS[c.model])
-        self.head = nn.Linear(c.hidden_dim, c.num_classes) if c.num_classes > 0 else nn.Identity()
+        self.head = _head(c, "ViViT")
         _init_weights(self, c.init_std)
 
     @classmethod
@@ -575,6 +583,8 @@ class ViViT(nn.Module):
                 f"ViViT: Model {c.model} has no CLS token (its factorised attention has no place for one); "
                 "use classifier='gap' (global average pooling), as the official code does"
             )
+        if not is_int(c.num_frames) or c.num_frames < 1:
+            raise ValueError(f"ViViT: num_frames must be an int >= 1, got {c.num_frames!r}")
         t, h, w = c.tubelet
         if c.num_frames % t or c.image_size[0] % h or c.image_size[1] % w:
             raise ValueError(
@@ -616,6 +626,26 @@ class ViViT(nn.Module):
             )
         if T == 0 or H == 0 or W == 0:
             raise ValueError(f"ViViT: empty video of shape {tuple(x.shape)}")
+        check_batch(x, self.tubelet_embed.proj.weight, "ViViT")
+        B, (n_t, n_h, n_w) = x.shape[0], self.token_grid(x.shape)
+        check_fits(_largest_attention(c, B, n_t, n_h * n_w)[0] * x.element_size(), x.device, lambda: (
+            f"ViViT: {B} videos of {T}x{H}x{W} give attention scores of "
+            f"{_largest_attention(c, B, n_t, n_h * n_w)[1]} in {x.dtype}"), "use a smaller batch or video")
+
+
+def _largest_attention(config: ViViTConfig, batch: int, n_t: int, S: int) -> tuple[int, str]:
+    """(entries, description) of the largest attention-score tensor of one forward on ``batch``
+    clips of ``n_t`` x ``S`` tokens (S = n_h n_w): what the math attention kernel stores."""
+    h, cls = config.num_heads, int(config.classifier == "token")
+    spatial_cls = int(config.model == 2 and config.spatial_pooling == "cls")
+    shapes = {  # (sequences, heads, tokens per sequence) of each kind of attention
+        1: [(batch, h, n_t * S + cls)],
+        2: [(batch * n_t, h, S + spatial_cls), (batch, h, n_t + cls)],
+        3: [(batch * n_t, h, S), (batch * S, h, n_t)],
+        4: [(batch * n_t, h - h // 2, S), (batch * S, h // 2, n_t)],
+    }[config.model]
+    b, heads, n = max(shapes, key=lambda s: s[0] * s[1] * s[2] ** 2)
+    return b * heads * n * n, f"{b:,} sequences x {heads} heads x {n:,} x {n:,} tokens"
 
 
 # --------------------------------------------------------------------------------------
@@ -639,7 +669,7 @@ class ViT(nn.Module):
             raise ValueError(f"ViT: image_size {c.image_size} must be divisible by patch_size {c.patch_size}")
         self.patch_embed = PatchEmbedding(c.in_channels, c.hidden_dim, c.patch_size)
         self.encoder = _encoder(c, c.grid, c.depth, cls_token=True)
-        self.head = nn.Linear(c.hidden_dim, c.num_classes) if c.num_classes > 0 else nn.Identity()
+        self.head = _head(c, "ViT")
         _init_weights(self, c.init_std)
 
     @classmethod
@@ -668,6 +698,14 @@ class ViT(nn.Module):
         H, W = x.shape[2:]
         if H % ph or W % pw or H == 0 or W == 0:
             raise ValueError(f"ViT: image size {H}x{W} is not divisible by the patch size {ph}x{pw}")
+        check_batch(x, self.patch_embed.proj.weight, "ViT")
+
+
+def _head(config: TransformerConfig, who: str) -> nn.Module:
+    """The classifier: Linear(d, num_classes), or the identity for ``num_classes == 0``."""
+    if not is_int(config.num_classes) or config.num_classes < 0:
+        raise ValueError(f"{who}: num_classes must be an int >= 0 (0: no head), got {config.num_classes!r}")
+    return nn.Linear(config.hidden_dim, config.num_classes) if config.num_classes else nn.Identity()
 
 
 def _init_weights(model: nn.Module, std: float) -> None:
@@ -792,7 +830,11 @@ def attention_pattern(model: int, n_t: int, n_h: int, n_w: int) -> dict[str, tor
     """
     if model not in MODELS:
         raise ValueError(f"unknown ViViT model {model!r}; expected one of {list(MODELS)}")
-    idx = torch.arange(n_t * n_h * n_w)
+    if not all(is_int(n) and n >= 1 for n in (n_t, n_h, n_w)):
+        raise ValueError(f"attention_pattern: n_t, n_h, n_w must be ints >= 1, got {(n_t, n_h, n_w)}")
+    N = n_t * n_h * n_w
+    check_fits(2 * N * N, "cpu", lambda: f"attention_pattern: two {N:,} x {N:,} bool matrices", "draw a smaller grid")
+    idx = torch.arange(N)
     frame, position = idx // (n_h * n_w), idx % (n_h * n_w)
     same_frame = frame[:, None] == frame[None, :]
     same_position = position[:, None] == position[None, :]

@@ -500,3 +500,48 @@ def test_ade20k_label_helpers():
     lab = make_samples.ade20k_label(mask)
     assert lab.dtype == np.uint8 and lab[3, 3] == 5
     assert (lab[2:5, 2:5] == 0).sum() == 8 and lab[0, 0] == 1
+
+
+def test_float_images_outside_zero_one_and_bad_labels_are_refused():
+    image, label = _blocks(32, 32)
+    t = SegTrainTransform(crop_size=16, base_scale=(64, 32))
+    with pytest.raises(ValueError, match=r"float image must hold values in \[0, 1\], got min 0.02032, max 255 "
+                                         r"\(0..255 values\? pass uint8"):
+        t(image * 255, label)
+    nan = image.clone()
+    nan[0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match=r"values in \[0, 1\], got min nan"):
+        SegTestTransform()(nan)
+    negative = label.clone()
+    negative[5, 7] = -1
+    with pytest.raises(ValueError, match=r"label values must be class ids >= 0 \(255 = ignore\), got min -1"):
+        t(image, negative)
+    with pytest.raises(ValueError, match=r"H, W >= 1, got \(3, 0, 32\)"):
+        t(image[:, :0], label[:0])
+    with pytest.raises(ValueError, match=r"one per channel of the image .*got 3 and 3 values for shape \(1, 8, 8\)"):
+        transforms.normalize(torch.rand(1, 8, 8))
+    assert transforms.normalize(torch.rand(1, 8, 8), 0.5, 0.5).shape == (1, 8, 8)  # one value: every channel
+
+
+@pytest.mark.parametrize("reduce", [True, False])
+def test_ade20k_labels_outside_the_classes_are_refused_at_load(tmp_path, reduce):
+    root = tmp_path / "ade"
+    shutil.copytree(ADE_ROOT, root)
+    path = root / "annotations" / "validation" / "ADE_val_00000001.png"
+    raw = np.asarray(Image.open(path)).copy()
+    raw[0, :3] = (151, 200, 255)  # 255 (ignore) is fine, 151 and 200 are no class
+    Image.fromarray(raw).save(path)
+    ds = ADE20KSegmentation(root, "validation", reduce_zero_label=reduce)
+    with pytest.raises(ValueError, match=r"annotation .*ADE_val_00000001.png has values \[151, 200\] outside the 150 "
+                                         r"classes \(expected 0 = other, 1..150, or 255 = ignore\)"):
+        ds[0]
+    raw[0, :2] = 150
+    Image.fromarray(raw).save(path)
+    _, label = ds[0]
+    assert label.max() <= (IGNORE_INDEX if reduce else 255) and (label[0, :2] == (149 if reduce else 150)).all()
+
+
+def test_rescale_size_of_an_empty_image():
+    with pytest.raises(ValueError, match=r"sizes must be >= 1, got \(height, width\) = \(0, 5\)"):
+        transforms.rescale_size(0, 5, (2048, 512))
+    assert transforms.rescale_size(683, 512, (2048, 512)) == (683, 512)

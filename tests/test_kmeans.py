@@ -184,3 +184,78 @@ def test_paper_tree_with_fewer_points_than_words():
     assert exists[ids].all() and torch.equal(torch.bincount(ids, minlength=20_736), hkm.node_counts(4))
     assert torch.equal(hkm.predict(hkm.centroids[exists]), exists.nonzero().flatten())
     assert hkm.centroids.shape == (20_736, 16) and torch.isfinite(hkm.centroids).all()
+
+
+# ---------------------------------------------------------------- far from the origin, bad rows, sizes
+
+
+@pytest.mark.parametrize("offset", [30.0, 100.0, 1000.0, 1e4])
+def test_tight_data_far_from_the_origin_splits_k_ways(offset):
+    """The deep branches of a big tree: points close together, far from the origin. The expanded
+    squared distance |x|^2 - 2 x.c + |c|^2 is rounding noise there (before: a shape mismatch at
+    offset 100 for some seeds, 6-8 clusters instead of 12 for others)."""
+    X = offset + 0.01 * torch.randn(300, 64)
+    hkm = HierarchicalKMeans(depth=2, k=12).fit(X)
+    assert hkm.node_exists(1).all()  # 300 distinct points: 12 children at the root
+    counts, exists = hkm.node_counts(1), hkm.node_exists(2).view(12, 12)
+    for node in range(12):  # every node with at least 12 (distinct) points has 12 children
+        assert exists[node].sum() == min(12, int(counts[node]))
+    ids = hkm.predict(X)
+    assert torch.equal(torch.bincount(ids, minlength=144), hkm.node_counts(2))  # fit and predict agree
+    leaves = hkm.node_exists(2).nonzero().flatten()
+    assert torch.equal(hkm.predict(hkm.centroids[leaves]), leaves)
+    # as good as the same points at the origin (measured: 0.95-1.05 of it)
+    centred = HierarchicalKMeans(depth=2, k=12).fit(X - offset).inertia_
+    assert hkm.inertia_ < 1.25 * centred
+
+
+@pytest.mark.parametrize("offset", [0.0, 50.0])
+def test_near_duplicate_points_still_give_k_clusters(offset):
+    """13 distinct points for 12 clusters, three of them 1e-4 apart among neighbours 1 apart: the
+    expanded distance cannot tell the three apart (before: a shape mismatch)."""
+    X = torch.cat([torch.arange(11.0)[:, None].repeat(1, 4), 5 + torch.tensor([[1e-4], [2e-4]]).repeat(1, 4)])
+    X = (X + offset).repeat(3, 1)
+    assert len(torch.unique(X, dim=0)) == 13
+    hkm = HierarchicalKMeans(depth=1, k=12).fit(X)
+    assert hkm.node_exists(1).all()
+    assert torch.equal(torch.bincount(hkm.predict(X), minlength=12), hkm.node_counts(1))
+    assert torch.equal(hkm.predict(hkm.centroids), torch.arange(12))
+
+
+def test_ordinary_data_takes_the_expanded_distance():
+    """The tree on ordinary data is what it was before the exact-distance fallback (the notebooks'
+    numbers depend on it): centred and offset-ReLU features stay well inside the expanded form."""
+    from minimodels.kmeans import _far_from_origin
+
+    torch.manual_seed(0)
+    for X in (torch.randn(500, 32) * 3, torch.relu(torch.randn(3000, 64) @ torch.randn(64, 128) / 8 + 2.0)):
+        assert not _far_from_origin(X)
+    assert _far_from_origin(100 + 0.01 * torch.randn(300, 64))
+
+
+def test_nan_and_inf_rows_are_named():
+    hkm = HierarchicalKMeans(2, 3).fit(torch.randn(50, 4))
+    X = torch.randn(20, 4)
+    X[3, 1], X[17, 0] = float("nan"), float("inf")
+    with pytest.raises(ValueError, match=r"row\(s\) 3, 17 of \(20, 4\) contain NaN or infinite"):
+        hkm.predict(X)
+    with pytest.raises(ValueError, match=r"row\(s\) 3, 17 .*NaN"):
+        HierarchicalKMeans(2, 3).fit(X)
+    many = torch.full((30, 4), float("nan"))
+    with pytest.raises(ValueError, match=r"0, 1, 2, 3, 4, 5, 6, 7, 8, 9, \.\.\. \(30 rows in all\)"):
+        hkm.predict(many)
+    huge = torch.randn(5, 4)
+    huge[2] = 1e30
+    with pytest.raises(ValueError, match=r"row\(s\) 2 .*squared norm above 8.51e\+37, where squared distances "
+                                         r"overflow torch.float32"):
+        hkm.predict(huge)
+    assert hkm.predict(torch.empty(0, 4)).shape == (0,)
+    half = HierarchicalKMeans(2, 3).fit(torch.randn(60, 4).half())  # half features are fine within float16's range
+    with pytest.raises(ValueError, match=r"row\(s\) 1 .*squared norm above 1.64e\+04, where .*overflow torch.float16"):
+        half.predict(torch.tensor([[0.0, 1, 2, 3], [100.0, 100, 0, 0]]).half())
+
+
+def test_a_tree_that_cannot_fit_in_memory_is_refused_before_allocating():
+    with pytest.raises(MemoryError, match=r"depth=7, k=12\): the tables of 35,831,808 leaves .*1024-d .* GB, "
+                                          r"more than the .* GB of memory .*500 points fill at most 500 leaves"):
+        HierarchicalKMeans(depth=7, k=12).fit(torch.randn(500, 1024))

@@ -424,3 +424,31 @@ def test_sample_script_regenerates_the_same_files(tmp_path):
         assert new.shape == old.shape and (new - old).abs().mean() < 1.0, path_a.name
     total = sum(p.stat().st_size for p in KINETICS_ROOT.rglob("*") if p.is_file())
     assert total < 400_000
+
+
+def test_float_frames_in_the_wrong_layout_are_refused():
+    frames = torch.rand(8, 32, 32, 3)  # float frames (T, H, W, 3): T = 8 would pass for 8 channels
+    with pytest.raises(ValueError, match=r"float clip must have shape \(3, T, H, W\) \(RGB first\), got "
+                                         r"\(8, 32, 32, 3\) - float frames \(T, H, W, 3\)\? use frames.permute"):
+        frames_to_clip(frames)
+    with pytest.raises(ValueError, match=r"\(3, T, H, W\).*got \(8, 32, 32, 3\)"):
+        VideoTrainTransform(4, 1, 32, 32)(frames)
+    with pytest.raises(ValueError, match=r"\(3, T, H, W\).*got \(1, 8, 32, 32\)$"):
+        VideoTestViews(4, 1, 32, 32)(torch.rand(1, 8, 32, 32))
+    assert VideoTrainTransform(4, 1, 32, 32)(frames.permute(3, 0, 1, 2)).shape == (3, 4, 32, 32)
+    with pytest.raises(ValueError, match=r"one per channel of the clip .*got 3 and 3 values for shape \(1, 4, 8, 8\)"):
+        video.normalize_clip(torch.rand(1, 4, 8, 8))
+    assert video.normalize_clip(torch.rand(1, 4, 8, 8), 0.5, 0.5).shape == (1, 4, 8, 8)
+
+
+def test_an_image_is_not_a_video_whatever_its_suffix(tmp_path):
+    from PIL import Image
+
+    for fmt in ("PNG", "JPEG", "GIF"):
+        fake = tmp_path / f"still_{fmt.lower()}.mp4"
+        Image.new("RGB", (16, 16), (40, 90, 200)).save(fake, format=fmt)
+        with pytest.raises(OSError, match=rf"cannot read video .*still_{fmt.lower()}.mp4: it is an image \(.*\), "
+                                          "not a video"):
+            read_video(fake)
+    frames, fps = read_video(write_video(tmp_path / "real.mp4", motion_frames(4)))  # a real one still reads
+    assert frames.shape[0] == 4 and fps == 25.0

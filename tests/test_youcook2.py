@@ -132,3 +132,24 @@ def test_file_errors(tmp_path):
         load_youcook2(bad)
     with pytest.raises(ValueError, match="subset"):
         load_youcook2(ANNOTATIONS, subset="val")
+
+
+def test_a_file_that_is_not_utf8_names_the_file_and_the_encoding(tmp_path):
+    text = ANNOTATIONS.read_text(encoding="utf-8").replace("spin the five", "sauté the five")  # a non-ASCII letter
+    assert "é" in text
+    for encoding, found in (("utf-16", r"UTF-16 \(little-endian\) text \(byte-order mark ff fe\)"),
+                            ("utf-32", r"UTF-32 \(little-endian\) text"),
+                            ("utf-16-be", "NUL bytes at its start")):
+        other = tmp_path / f"{encoding}.json"
+        other.write_text(text, encoding=encoding)
+        with pytest.raises(ValueError, match=rf"{encoding}.json (is|has) {found}.*expected UTF-8 JSON"):
+            load_youcook2(other)
+    latin = tmp_path / "latin1.json"
+    latin.write_text(text, encoding="latin-1")
+    offset = text.encode("latin-1").index("é".encode("latin-1"))
+    with pytest.raises(ValueError, match=rf"latin1.json is not UTF-8 text: byte 0xe9 at offset {offset} is invalid "
+                                         r"in UTF-8 \(Latin-1 or Windows-1252 text\?\); expected UTF-8 JSON"):
+        load_youcook2(latin)
+    bom = tmp_path / "bom.json"  # a UTF-8 byte-order mark (as Windows editors write) is read as UTF-8
+    bom.write_text(text, encoding="utf-8-sig")
+    assert load_youcook2(bom)[0].sentences[0] == "sauté the five"

@@ -83,7 +83,9 @@ class ADE20KSegmentation(torch.utils.data.Dataset):
     labels are 0..149 with 255 = ignore; without it they are the raw 0..150 (0 = other).
     ``transform(image, label) -> (image, label)`` runs last (see
     :mod:`minimodels.data.transforms`). Every image must have its annotation (same name,
-    ``.png``); the folders are checked when the dataset is built, files when read.
+    ``.png``); the folders are checked when the dataset is built, files when read: an
+    annotation of another size than its image, or with values that are no class (above
+    150 and not 255), is an error naming the file and the values.
     """
 
     def __init__(self, root, split: str = "training", reduce_zero_label: bool = True, transform=None):
@@ -126,6 +128,15 @@ class ADE20KSegmentation(torch.utils.data.Dataset):
                 f"annotation {self.labels[index]} is {tuple(label.shape)} "
                 f"but image {self.images[index].name} is {tuple(image.shape[-2:])}"
             )
+        top = len(ADE20K_CLASSES)  # raw values: 0 = other, 1..150 the classes, 255 = ignore
+        if int(label.max()) > top:
+            values = label.unique()
+            bad = values[(values > top) & (values != IGNORE_INDEX)].tolist()
+            if bad:
+                raise ValueError(
+                    f"annotation {self.labels[index]} has values {bad} outside the {top} classes "
+                    f"(expected 0 = other, 1..{top}, or {IGNORE_INDEX} = ignore)"
+                )
         if self.reduce_zero_label:
             label = reduce_zero_label(label)
         if self.transform is not None:

@@ -40,26 +40,36 @@ IGNORE_INDEX = 255
 
 
 def to_float_image(image: torch.Tensor) -> torch.Tensor:
-    """(3, H, W) uint8 0..255 or float [0, 1] -> float32 (3, H, W) in [0, 1]."""
+    """(3, H, W) uint8 0..255 or float [0, 1] -> float32 (3, H, W) in [0, 1].
+
+    A float image with values outside [0, 1] (beyond rounding), e.g. 0..255 or already
+    normalised, or with NaN, is an error: the pipeline's clipping would silently flatten it.
+    """
     if not isinstance(image, torch.Tensor):
         raise TypeError(f"image must be a torch.Tensor (3, H, W), got {type(image).__name__}")
-    if image.dim() != 3 or image.shape[0] != 3:
-        raise ValueError(f"image must have shape (3, H, W), got {tuple(image.shape)}")
+    if image.dim() != 3 or image.shape[0] != 3 or 0 in image.shape:
+        raise ValueError(f"image must have shape (3, H, W) with H, W >= 1, got {tuple(image.shape)}")
     if image.dtype == torch.uint8:
         return image.float().div_(255)
     if not image.is_floating_point():
         raise TypeError(f"image must be uint8 or floating point, got {image.dtype}")
+    lo, hi = image.aminmax()
+    if not (lo >= -1e-3 and hi <= 1 + 1e-3):  # False for NaN too
+        raise ValueError(f"a float image must hold values in [0, 1], got min {lo.item():.4g}, max {hi.item():.4g} "
+                         "(0..255 values? pass uint8 or divide by 255; normalised already? pass it before normalising)")
     return image.float()
 
 
 def check_label(label: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
-    """An integer (H, W) label map as int64, matching ``image``'s size if given."""
+    """An integer (H, W) label map of class ids >= 0 as int64, matching ``image``'s size if given."""
     if not isinstance(label, torch.Tensor):
         raise TypeError(f"label must be a torch.Tensor (H, W), got {type(label).__name__}")
     if label.dim() != 2:
         raise ValueError(f"label must have shape (H, W), got {tuple(label.shape)}")
     if label.is_floating_point() or label.dtype == torch.bool:
         raise TypeError(f"label must be an integer tensor, got {label.dtype}")
+    if label.numel() and label.min() < 0:
+        raise ValueError(f"label values must be class ids >= 0 ({IGNORE_INDEX} = ignore), got min {label.min().item()}")
     if image is not None and tuple(label.shape) != tuple(image.shape[-2:]):
         raise ValueError(f"label size {tuple(label.shape)} differs from image size {tuple(image.shape[-2:])}")
     return label.long()
@@ -90,6 +100,8 @@ def rescale_size(height: int, width: int, scale: tuple[int, int]) -> tuple[int, 
     rounded to the nearest int. With scale (2048, 512) a 683x512 ADE image stays 683x512 and
     a 256x256 one becomes 512x512.
     """
+    if min(height, width) < 1 or min(scale) < 1:
+        raise ValueError(f"rescale_size: sizes must be >= 1, got (height, width) = ({height}, {width}), scale {scale}")
     long_edge, short_edge = max(scale), min(scale)
     factor = min(long_edge / max(height, width), short_edge / min(height, width))
     return max(1, int(height * factor + 0.5)), max(1, int(width * factor + 0.5))
@@ -250,16 +262,24 @@ def normalize(image: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torc
 
     Works on one image (3, H, W) or a batch (B, 3, H, W), on any device.
     """
-    m = torch.as_tensor(mean, dtype=image.dtype, device=image.device).view(-1, 1, 1)
-    s = torch.as_tensor(std, dtype=image.dtype, device=image.device).view(-1, 1, 1)
+    m, s = _channel_stats(image, mean, std)
     return (image - m) / s
 
 
 def denormalize(image: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
     """Undo :func:`normalize` (for showing a transformed image); works on (..., 3, H, W)."""
+    m, s = _channel_stats(image, mean, std)
+    return image * s + m
+
+
+def _channel_stats(image: torch.Tensor, mean, std) -> tuple[torch.Tensor, torch.Tensor]:
+    """``mean`` and ``std`` as (C, 1, 1) tensors for an image (..., C, H, W): one value, or one per channel."""
     m = torch.as_tensor(mean, dtype=image.dtype, device=image.device).view(-1, 1, 1)
     s = torch.as_tensor(std, dtype=image.dtype, device=image.device).view(-1, 1, 1)
-    return image * s + m
+    if image.dim() < 3 or {len(m), len(s)} - {1, image.shape[-3]}:
+        raise ValueError(f"mean and std need one value, or one per channel of the image (..., C, H, W), "
+                         f"got {len(m)} and {len(s)} values for shape {tuple(image.shape)}")
+    return m, s
 
 
 # ----------------------------------------------------------------------------------

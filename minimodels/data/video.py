@@ -44,6 +44,8 @@ import torch.nn.functional as F
 from minimodels.layers import to_pair
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
+# FFmpeg demuxers of still images (and GIF): PyAV opens an image as a one-frame "video"
+IMAGE_FORMATS = ("image2", "image2pipe", "gif", "apng")
 SCENIC_MEAN = SCENIC_STD = (0.5, 0.5, 0.5)  # (x - 0.5) / 0.5 maps [0, 1] to scenic's [-1, 1]
 PAD_MODES = ("error", "loop", "last")
 
@@ -67,9 +69,10 @@ def read_video(path) -> tuple[torch.Tensor, float]:
     The first video stream is decoded with PyAV and converted to RGB. The whole video is
     held in memory - fine for the 10-second clips of Kinetics (250 frames of 340 px are
     about 100 MB), wasteful for long videos. fps is the stream's average frame rate.
-    Errors name the file: ``OSError`` for a missing, unreadable or truncated file (or
-    one without a video stream - MP4 drops a video track that has no frames), and
-    ``ValueError`` for a video stream with no frames.
+    Errors name the file: ``OSError`` for a missing, unreadable or truncated file, one
+    without a video stream (MP4 drops a video track that has no frames) or an image
+    (PNG, JPEG, GIF ... whatever its suffix: FFmpeg would read it as a one-frame video),
+    and ``ValueError`` for a video stream with no frames.
     """
     av = _av()
     path = Path(path)
@@ -80,7 +83,10 @@ def read_video(path) -> tuple[torch.Tensor, float]:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise OSError(f"cannot read video {path}: the file has no video stream")
-            stream = container.streams.video[0]
+            stream, fmt = container.streams.video[0], container.format.name
+            if fmt in IMAGE_FORMATS or fmt.endswith("_pipe"):
+                raise OSError(f"cannot read video {path}: it is an image ({fmt}, codec {stream.codec_context.name}), "
+                              f"not a video")
             rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             for frame in container.decode(stream):
                 frames.append(frame.to_ndarray(format="rgb24"))
@@ -135,19 +141,31 @@ def write_video(path, frames: torch.Tensor, fps: float = 25.0, codec: str = "mpe
 def frames_to_clip(frames: torch.Tensor) -> torch.Tensor:
     """Decoded frames uint8 (T, H, W, 3) -> float32 clip (3, T, H, W) in [0, 1].
 
-    A float tensor is taken to be a clip (C, T, H, W) in [0, 1] already (e.g. a
-    DigitWorld motion video) and returned as float32.
+    A float tensor is taken to be an RGB clip (3, T, H, W) in [0, 1] already (e.g. a
+    DigitWorld motion video) and returned as float32; float frames (T, H, W, 3) are refused
+    (their T would pass for channels).
     """
+    _check_frames(frames)
+    if frames.dtype == torch.uint8:
+        return frames.permute(3, 0, 1, 2).float().div_(255)
+    return frames.float()
+
+
+def _check_frames(frames) -> None:
+    """A decoded video, uint8 (T, H, W, 3), or a float RGB clip (3, T, H, W)."""
     if not isinstance(frames, torch.Tensor):
         raise TypeError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
+    shape = tuple(frames.shape)
     if frames.dtype == torch.uint8:
         if frames.dim() != 4 or frames.shape[-1] != 3:
-            raise ValueError(f"uint8 frames must have shape (T, H, W, 3), got {tuple(frames.shape)}")
-        return frames.permute(3, 0, 1, 2).float().div_(255)
-    if frames.is_floating_point():
+            raise ValueError(f"uint8 frames must have shape (T, H, W, 3), got {shape}")
+    elif frames.is_floating_point():
         _check_clip(frames)
-        return frames.float()
-    raise TypeError(f"frames must be uint8 (T, H, W, 3) or a float clip (C, T, H, W), got {frames.dtype}")
+        if frames.shape[0] != 3:
+            hint = " - float frames (T, H, W, 3)? use frames.permute(3, 0, 1, 2)" if frames.shape[-1] == 3 else ""
+            raise ValueError(f"a float clip must have shape (3, T, H, W) (RGB first), got {shape}{hint}")
+    else:
+        raise TypeError(f"frames must be uint8 (T, H, W, 3) or a float clip (3, T, H, W), got {frames.dtype}")
 
 
 def _check_clip(clip: torch.Tensor) -> None:
@@ -160,6 +178,7 @@ def _check_clip(clip: torch.Tensor) -> None:
 
 
 def _num_frames_of(frames: torch.Tensor) -> int:
+    _check_frames(frames)
     return frames.shape[0] if frames.dtype == torch.uint8 else frames.shape[1]
 
 
@@ -378,6 +397,9 @@ def normalize_clip(clip: torch.Tensor, mean=SCENIC_MEAN, std=SCENIC_STD) -> torc
     """
     m = torch.as_tensor(mean, dtype=clip.dtype, device=clip.device).view(-1, 1, 1, 1)
     s = torch.as_tensor(std, dtype=clip.dtype, device=clip.device).view(-1, 1, 1, 1)
+    if clip.dim() < 4 or {len(m), len(s)} - {1, clip.shape[-4]}:
+        raise ValueError(f"normalize_clip: mean and std need one value, or one per channel of the clip "
+                         f"(C, T, H, W), got {len(m)} and {len(s)} values for shape {tuple(clip.shape)}")
     return (clip - m) / s
 
 
@@ -430,8 +452,6 @@ class VideoTrainTransform:
 
     def __call__(self, frames: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         g = generator
-        if not isinstance(frames, torch.Tensor):
-            raise TypeError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
         idx = sample_clip_indices(_num_frames_of(frames), self.num_frames, self.stride, g, pad=self.pad)
         clip = frames_to_clip(_take_frames(frames, idx))
         clip = random_short_side_scale(clip, *self.short_side, generator=g)
@@ -502,8 +522,6 @@ class VideoTestViews:
         return starts.view(-1, 1) + steps
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        if not isinstance(frames, torch.Tensor):
-            raise TypeError(f"frames must be a torch.Tensor, got {type(frames).__name__}")
         views = []
         for idx in self.clip_indices(_num_frames_of(frames)):
             clip = resize_short_side(frames_to_clip(_take_frames(frames, idx)), self.short_side)

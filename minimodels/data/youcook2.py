@@ -101,12 +101,37 @@ def _parse_video(video_id, entry, where) -> YouCook2Video:
     )
 
 
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"), (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+         (b"\xff\xfe", "UTF-16 (little-endian)"), (b"\xfe\xff", "UTF-16 (big-endian)"))
+
+
+def _utf8_text(path: Path) -> str:
+    """The file as UTF-8 text (JSON's encoding, RFC 8259), a leading UTF-8 byte-order mark
+    dropped; other encodings are errors naming the file and the encoding found."""
+    data = path.read_bytes().removeprefix(b"\xef\xbb\xbf")
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            raise ValueError(f"{path} is {name} text (byte-order mark {bom.hex(' ')}); expected UTF-8 JSON "
+                             "(re-save it as UTF-8)")
+    if b"\x00" in data[:4]:
+        raise ValueError(f"{path} has NUL bytes at its start, as UTF-16 or UTF-32 text without a byte-order mark "
+                         "does; expected UTF-8 JSON (re-save it as UTF-8)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(
+            f"{path} is not UTF-8 text: byte {data[err.start]:#04x} at offset {err.start} is invalid in UTF-8 "
+            "(Latin-1 or Windows-1252 text?); expected UTF-8 JSON (re-save it as UTF-8)"
+        ) from err
+
+
 def load_youcook2(path, subset: str | None = None) -> list[YouCook2Video]:
     """Read a YouCook2 annotation file: a list of :class:`YouCook2Video`, in the file's order.
 
     ``subset`` keeps only "training", "validation" or "testing" videos (None: all).
     Errors name the file, the video id and the segment id: a missing key, a segment
-    that ends before it starts or lies outside the video's duration, an unknown subset.
+    that ends before it starts or lies outside the video's duration, an unknown subset;
+    and a file that is not UTF-8 JSON (JSON's encoding; a UTF-8 byte-order mark is fine).
     """
     if subset is not None and subset not in SUBSETS:
         raise ValueError(f"subset must be None or one of {SUBSETS}, got {subset!r}")
@@ -115,11 +140,10 @@ def load_youcook2(path, subset: str | None = None) -> list[YouCook2Video]:
         raise FileNotFoundError(
             f"YouCook2 annotation file {path} does not exist (e.g. youcookii_annotations_trainval.json)"
         )
-    with open(path, encoding="utf-8") as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON: {err}") from err
+    try:
+        data = json.loads(_utf8_text(path))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
     if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
         raise ValueError(f'{path}: expected an object {{"database": {{video_id: {{...}}}}}} at the top level')
     videos = [_parse_video(vid, entry, path) for vid, entry in data["database"].items()]
