@@ -27,9 +27,9 @@
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Speaker notes.** This deck follows the seed deck's order: ViT's limits (이전 연구의 한계), the
-# contributions (핵심 기여), then the encoder's three parts. The whole notebook runs in about 25 s on a
-# laptop CPU, so it can be re-run live; only "Time and memory, measured" depends on the machine - show
-# its committed plot if the laptop is busy. Budget: sections 1-2 five minutes, 3-5 twenty, 6-7 ten.
+# contributions (핵심 기여), then the encoder's three parts. Nothing here trains, so the whole notebook can
+# be re-run live on a laptop CPU; only "Time and memory, measured" depends on the machine - show its
+# committed plot if the laptop is busy. Budget: sections 1-2 five minutes, 3-5 twenty, 6-7 ten.
 
 # %% slideshow={"slide_type": "skip"} tags=["nbval-ignore-output"]
 import math

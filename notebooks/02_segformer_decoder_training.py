@@ -29,9 +29,9 @@
 # Korean terms of the seed deck and blog, and the English words used here: [GLOSSARY.md](GLOSSARY.md).
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# **Speaker notes.** Do not run sections 4-6 live on a laptop: under the `cpu` profile the notebook takes
-# about 8 minutes, most of it training. Present those sections from the committed outputs (held-out mIoU
-# 0.736) and run sections 1-3 live if you like (seconds). Budget: decoder 10 min, tables 10, training
+# **Speaker notes.** Do not run sections 4-6 live on a laptop: they train, and under the `cpu` profile
+# they are most of the notebook's run time. Present those sections from the committed outputs and run
+# sections 1-3 live if you like (they only count and check). Budget: decoder 10 min, tables 10, training
 # figures 10, questions 10.
 
 # %% slideshow={"slide_type": "skip"}
@@ -580,17 +580,16 @@ assert all(abs(r[3]) < 0.5 and abs(r[6]) < 1.0 for r in rows)
 # 1. **Pretrain the encoder on classification.** SegFormer starts from an ImageNet-1K-pretrained
 #    MiT. Our stand-in: MiT-B0 plus a pooled linear head learns to classify single handwritten
 #    digits (training pool only; on flat, textured and plain white-on-black backgrounds) for
-#    about a thousand steps, under a minute on a laptop CPU.
+#    `recipe.pretrain.steps` steps (1000 under the cpu profile).
 # 2. **Fine-tune encoder + All-MLP decoder on segmentation** scenes, AdamW with the decoder's lr
 #    x10 and the poly schedule, as in the paper.
 #
 # Why step 1 matters here: from random init a transformer learns digit *shapes* in the textured
 # scenes very slowly. It first separates digits from background, then sits at chance on which
-# digit (measured: held-out mIoU ~0.15 after 1500 steps at 64px, 0.39 after 2500 at 96px).
-# That is the paper's reason for ImageNet pretraining, in miniature. Other differences from
-# the paper's recipe (lr 6e-5, 160k iterations) are explained in `minimodels.recipes.segformer`: the
-# schedule is a few thousand steps, so the learning rate is larger, with a short warm-up and
-# gradient clipping.
+# digit for thousands of steps. That is the paper's reason for ImageNet pretraining, in
+# miniature. Other differences from the paper's recipe (lr 6e-5, 160k iterations) are explained
+# in `minimodels.recipes.segformer`: the schedule is a few thousand steps, so the learning rate is
+# larger, with a short warm-up and gradient clipping.
 
 # %% tags=["nbval-ignore-output"]
 recipe = segformer_recipe()
@@ -894,28 +893,27 @@ report.print_table(rows, ["encoder", f"ours @{size} scenes", f"ours @{2 * size} 
 # a crop's context continues past its edge; the faithful version below trains that way. So this
 # cell reproduces neither row of Table 1c.
 #
-# **The faithful version, tried.** The package has the pieces: `segformer_recipe(scene_size=192)`
-# trains on random 96px crops of 192px scenes (mmseg's `RandomCrop`, as Cityscapes runs crop 768x768
-# out of 1024x2048) and tests on whole 192px scenes of the *same* distribution; with
-# `pos_encoding="learned"`, `train_segformer` pretrains the PE at the digit crops' grid and
-# resamples it once to the training crop (`resize_positional_embeddings`), as a ViT fine-tuned at a
-# new resolution does. Trained from the start that way (pretraining plus 1500 to 4000 segmentation
-# steps, 6 to 12 minutes per arm on one core), the Mix-FFN encoder segments and, unlike the model
-# above, scores *higher* on whole scenes than by sliding window (whole-image context helps once
-# training crops come from larger images). The PE encoder learns, but far more slowly: after 1500
-# steps it still predicts background almost everywhere, and after 4000 it has only begun to segment,
-# far below Mix-FFN after the same steps (the README's results list the runs). What helps most is
-# the PE's scale: every stage's tokens leave a LayerNorm (scale 1), so a PE drawn at ViT's std 0.02
-# starts as 2% of a token, and attention has almost nothing to locate by; drawn at std 1
-# (`pe_init_std=1.0`) it learns clearly faster, yet stays far behind. Learning rates 5e-4 to 2e-3,
-# head lr x1 and x10, larger digits and no pretraining changed nothing, and neither did attention
-# without spatial reduction: at 96px, R = 8 leaves stage 1 only 3x3 keys, where the paper's 768px
-# crops leave 24x24; with R = 1 it has 24x24 and the PE arm is no better. So the pooled keys are not
-# the reason. Without the 3x3 convolution the encoder has no built-in locality; with a PE it has to
-# *learn* which tokens are neighbours, as a ViT does, and that takes data and steps a laptop does
-# not have. So the PE row of Table 1c needs the paper's scale (ImageNet pretraining, 160k
-# iterations): the code path is in place for a GPU run. A good journal-club question: how much of
-# Table 1c is the resolution, and how much the sliding-window vs whole-image protocol?
+# **The faithful version, tried.** The package has the pieces: `segformer_recipe(scene_size=192)` trains
+# on random 96px crops of 192px scenes (mmseg's `RandomCrop`, as Cityscapes runs crop 768x768 out of
+# 1024x2048) and tests on whole 192px scenes of the *same* distribution; with `pos_encoding="learned"`,
+# `train_segformer` pretrains the PE at the digit crops' grid and resamples it once to the training crop
+# (`resize_positional_embeddings`), as a ViT fine-tuned at a new resolution does. Trained from the start
+# that way (pretraining plus 1500 to 4000 segmentation steps per arm), the Mix-FFN encoder segments and,
+# unlike the model above, scores *higher* on whole scenes than by sliding window (whole-image context
+# helps once training crops come from larger images). The PE encoder learns, but far more slowly: after
+# 1500 steps it still predicts background almost everywhere, and after 4000 it has only begun to
+# segment, far below Mix-FFN after the same steps (runs outside this notebook). What helps most is the
+# PE's scale: every stage's tokens leave a LayerNorm (scale 1), so a PE drawn at ViT's std 0.02 starts
+# as 2% of a token, and attention has almost nothing to locate by; drawn at std 1 (`pe_init_std=1.0`) it
+# learns clearly faster, yet stays far behind. Learning rates 5e-4 to 2e-3, head lr x1 and x10, larger
+# digits and no pretraining changed nothing, and neither did attention without spatial reduction: at
+# 96px, R = 8 leaves stage 1 only 3x3 keys, where the paper's 768px crops leave 24x24; with R = 1 it has
+# 24x24 and the PE arm is no better. So the pooled keys are not the reason. Without the 3x3 convolution
+# the encoder has no built-in locality; with a PE it has to *learn* which tokens are neighbours, as a
+# ViT does, and that takes data and steps a laptop does not have. So the PE row of Table 1c needs the
+# paper's scale (ImageNet pretraining, 160k iterations): the code path is in place for a GPU run. A good
+# journal-club question: how much of Table 1c is the resolution, and how much the sliding-window vs
+# whole-image protocol?
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Loading a Hugging Face checkpoint
@@ -982,7 +980,7 @@ if transformers is not None:
 # ## 8. Results
 #
 # Our numbers next to the paper's. The model-size and cost rows are computed from our code and
-# should match; the mIoU row is **not comparable**: ours is a reduced run (a minute of digit
+# should match; the mIoU row is **not comparable**: ours is a reduced run (a short digit
 # pretraining, then a few thousand steps on small DigitWorld scenes, 11 classes), the paper's is
 # ImageNet-pretrained B0 after 160k
 # iterations on ADE20K (150 classes). It is there for context only.
@@ -1019,6 +1017,6 @@ report.record(NB, "B0 params encoder+decoder", rows[0][1], 3.8, "M")
 # 5. BatchNorm in a segmentation head forces a batch size; the paper trains with 16 (ADE20K) and
 #    8 (Cityscapes) across GPUs with SyncBN. Would LayerNorm or GroupNorm in the decoder lose
 #    anything?
-# 6. Our reduced runs pretrain for a minute and fine-tune for minutes; the paper fine-tunes an ImageNet
-#    encoder for 160k iterations. Which of the paper's conclusions would you trust a reduced run
-#    to check, and which not?
+# 6. Our reduced runs pretrain briefly and fine-tune for a few thousand steps; the paper fine-tunes
+#    an ImageNet encoder for 160k iterations. Which of the paper's conclusions would you trust a
+#    reduced run to check, and which not?

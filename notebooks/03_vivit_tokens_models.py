@@ -46,8 +46,8 @@
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Speaker notes.** The story follows the Korean blog post: input processing first (학습 시 / 추론 시),
-# then tubelets, the four models and initialisation. The notebook runs in about 20 s on a laptop CPU,
-# so every cell can be re-run live. Budget: input pipeline 10 min, tubelets 5, the four models 15,
+# then tubelets, the four models and initialisation. Nothing here trains, so every cell can be re-run
+# live on a laptop CPU. Budget: input pipeline 10 min, tubelets 5, the four models 15,
 # Table 2 and tokens vs FLOPs 5, questions 10.
 
 # %% slideshow={"slide_type": "skip"}

@@ -53,7 +53,7 @@ from minimodels.recipes.videobert import (
     trained_s3d,
     videobert_recipe,
 )
-from minimodels.report import RESULTS_DIR, print_table, record, show_source
+from minimodels.report import CACHE_DIR, print_table, record, show_source
 from minimodels.s3d import S3D, SepConv3d
 from minimodels.videobert import build_inputs, segments_from_video
 
@@ -195,11 +195,11 @@ print(f"logits (9 verbs + 10 nouns) {tuple(s3d_demo(x).shape)};  parameters: {co
 # starts from ImageNet-trained Inception). Image pretraining needs no inflation here: a one-frame clip
 # makes every temporal kernel use only its centre tap, so the spatial kernels learn exactly as a 2D
 # CNN's would. The classifier has a verb head and a noun head; its features before them are what gets
-# quantised. The weights are kept in `results/`, so notebooks 06-08 reuse them.
+# quantised. The weights are cached in `runs/cache/`, so notebooks 06-09 reuse them.
 
 # %% tags=["nbval-ignore-output"]
 t0 = time.perf_counter()
-s3d, s3d_hist = trained_s3d(RECIPE, cache_dir=RESULTS_DIR / "videobert", log=print)
+s3d, s3d_hist = trained_s3d(RECIPE, cache_dir=CACHE_DIR / "videobert", log=print)
 s3d_time = time.perf_counter() - t0
 train_videos, test_videos = howto_data(RECIPE, "train"), howto_data(RECIPE, "test")
 sup = supervised_eval(s3d, test_videos)

@@ -30,9 +30,9 @@
 # Korean terms of the seed deck: see the [glossary](GLOSSARY.md).
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# **Speaker notes.** Everything here trains (a few minutes under the cpu profile): present from the
+# **Speaker notes.** §3 and §5 train (so does §0 when notebook 05 has not run): present from the
 # committed outputs and run only §1-§2 live. The deck's examples (Top verbs: make, assemble, prepare;
-# GT / VideoBERT / S3D captions) have their analogues in §4 and §6.
+# GT / VideoBERT / S3D captions) have their analogues in §4 and §5.
 
 # %% slideshow={"slide_type": "skip"}
 import time
@@ -57,7 +57,7 @@ from minimodels.recipes.videobert import (
     visual_words,
     zero_shot_eval,
 )
-from minimodels.report import RESULTS_DIR, print_table, record, show_source
+from minimodels.report import CACHE_DIR, print_table, record, show_source
 from minimodels.videobert import (
     REGIMES,
     forecast,
@@ -80,12 +80,12 @@ print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 0. The visual words (notebook 05, in one cell)
 #
-# The clip network's weights come from `results/` when notebook 05 has run (else it trains here); the
-# features, the k-means tree and the tokens are recomputed (seconds).
+# The clip network's weights come from `runs/cache/` when notebook 05 has run (else it trains here); the
+# features, the k-means tree and the tokens are recomputed (cheap next to training).
 
 # %% tags=["nbval-ignore-output"]
 t0 = time.perf_counter()
-vw = visual_words(RECIPE, cache_dir=RESULTS_DIR / "videobert", log=print)
+vw = visual_words(RECIPE, cache_dir=CACHE_DIR / "videobert", log=print)
 s3d, kmeans, vocab, examples, K = vw.s3d, vw.kmeans, vw.vocab, vw.examples, vw.num_visual_words
 train_videos, train_features, train_tokens = vw.train_videos, vw.train_features, vw.train_tokens
 test_videos, test_features, test_tokens = vw.test_videos, vw.test_features, vw.test_tokens
@@ -181,7 +181,7 @@ print(f"BERT: {RECIPE.bert_variant} {RECIPE.bert_overrides}; regimes text / vide
       f"{RECIPE.regime_probs}; negatives {RECIPE.mismatch_prob}; concatenation {RECIPE.concat_prob} (up to "
       f"{RECIPE.max_sentences} sentences); subsampling stride up to {RECIPE.max_stride}")
 t0 = time.perf_counter()
-text_bert, text_hist, model, hist = trained_videobert(RECIPE, examples, vocab, kmeans, cache_dir=RESULTS_DIR / "videobert",
+text_bert, text_hist, model, hist = trained_videobert(RECIPE, examples, vocab, kmeans, cache_dir=CACHE_DIR / "videobert",
                                                       reuse=False, log=print)  # saved for notebooks 07-08
 train_time = time.perf_counter() - t0
 bert_prior = text_bert_prior(RECIPE, text_bert, test_videos, test_tokens, vocab)
@@ -211,8 +211,8 @@ fig.tight_layout()
 show(fig, "learning_curves")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# The alignment accuracy starts near 0.8 because 80% of the video-text pairs are positives (negatives
-# 0.2): the head must beat "always yes" before it shows anything.
+# The alignment accuracy starts high because 80% of the video-text pairs are positives (negatives 0.2):
+# "always yes" already scores 0.8, and the head must beat that before it shows anything.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Zero-shot action classification (Table 1)
@@ -313,7 +313,10 @@ for j in range(0, min(len(references), 40), 8):
 # ## 6. Text-to-video and forecasting
 #
 # **Text-to-video**: `[CLS] sentence [>] [MASK] [MASK] [SEP]`, each mask filled with its most likely
-# visual word; drawn as the training clip nearest that word's centroid.
+# visual word; drawn as the training clip nearest that word's centroid. The clip can show another digit
+# than the sentence names (look at "five"): the word is the one the model itself scores highest, a
+# visual word is a cluster that carries the action more reliably than the digit (notebook 05, section 5),
+# and the drawing is only the one clip nearest its centre.
 
 # %% tags=["nbval-ignore-output"]
 sentences = ["now let's lift the three", "and then we spin the seven", "let's paint the zero", "you just shake the five"]
@@ -367,9 +370,9 @@ print(f"next step's verb from the forecast word: {hits / total:.3f}; from the cu
 # a clip into one of K words throws away detail (two clips of one word are the same to the model), and
 # a softmax over 20,736 words is a crude target for continuous features. CBT keeps the features
 # continuous and replaces the softmax with a contrastive (NCE) loss: pick the true feature among
-# negatives. In our world the same loss is visible in §0: the visual words carry the verb 95% of the
-# time but the noun only about 77% - k-means split mostly by motion, so digit identity was partly
-# quantised away.
+# negatives. In our world the same loss is visible in notebook 05 (section 5, "What the words mean"): a
+# clip's visual word names its verb far more often than its noun - k-means split mostly by motion, so
+# digit identity was partly quantised away.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Results

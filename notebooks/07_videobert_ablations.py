@@ -39,7 +39,7 @@ from minimodels.recipes.videobert import (
     videobert_recipe,
     zero_shot_eval,
 )
-from minimodels.report import RESULTS_DIR, print_table, record
+from minimodels.report import CACHE_DIR, print_table, record
 
 NB = "07_videobert_ablations"
 show = report.figure_saver(NB)
@@ -55,11 +55,11 @@ print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num
 # ## 1. The main model
 #
 # Clip network (notebook 05), visual words, and the text BERT + VideoBERT of notebook 06, loaded from
-# `results/` (trained here when they are missing).
+# `runs/cache/` (trained here when they are missing).
 
 # %% tags=["nbval-ignore-output"]
 t0 = time.perf_counter()
-vw, text_bert, model = main_videobert(RECIPE, cache_dir=RESULTS_DIR / "videobert", log=print)
+vw, text_bert, model = main_videobert(RECIPE, cache_dir=CACHE_DIR / "videobert", log=print)
 kmeans, vocab, examples = vw.kmeans, vw.vocab, vw.examples
 test_videos, test_tokens = vw.test_videos, vw.test_tokens
 keys = ("verb_top1", "verb_top5", "noun_top1", "noun_top5")
@@ -74,7 +74,7 @@ print(f"ready in {time.perf_counter() - t0:.0f} s; zero-shot: " + ", ".join(f"{k
 # starting from the same text BERT (as every VideoBERT in the paper starts from the same BERT-large)
 # and trained exactly as long as the main run of notebook 06, which has both. A test of the
 # subsampling claim: the held-out videos played "faster" (every second visual word of a step kept).
-# (Runs without concatenation take half the time: their sequences are shorter.)
+# (Runs without concatenation are faster: their sequences are shorter.)
 
 # %% tags=["nbval-ignore-output"]
 print(f"ablation runs: {RECIPE.train.steps} VideoBERT steps each, from the text BERT of notebook 06"
@@ -143,17 +143,17 @@ print("mean of verb and noun top-1 - best:", max(top1, key=top1.get), f"({max(to
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading it - at this scale the fixes are not what the model needs.** Our narration is shifted by at
-# most 2 s around steps of 4-8 s, so the clips under a sentence are mostly its own (88%, notebook 05):
-# the case concatenation rescues - a sentence whose picture lies under its neighbour - is rare here,
-# and joining sentences mostly adds other steps' words to the window, which makes the masked word's
+# most 2 s around steps of 4-8 s, so the clips under a sentence are mostly its own (notebook 05 measures
+# the share): the case concatenation rescues - a sentence whose picture lies under its neighbour - is rare
+# here, and joining sentences mostly adds other steps' words to the window, which makes the masked word's
 # evidence noisier. Subsampling is a different kind of fix: it shows the same step with fewer visual
-# words, a data augmentation that could help even without misalignment - in the committed run its two
-# estimates disagree in sign, which is what "no clear effect" looks like. Nor is speed robustness needed
-# here: all clips of a step share the step's visual word, so the "2x faster" columns move little for
-# any arm. The paper's videos are different: speech drifts by tens of seconds and cooking speed
-# varies - the fixes address problems this world has only mildly. Each arm is one run (seed 0), and
-# top-1 moves by 10-20 points between seeds of the *same* recipe (the README's seed table): read
-# effects of a few points as "no large effect either way", not as a ranking.
+# words, a data augmentation that could help even without misalignment - two estimates that disagree in
+# sign are what "no clear effect" looks like. Nor is speed robustness needed here: all clips of a step
+# share the step's visual word, so the "2x faster" columns have little reason to move for any arm. The
+# paper's videos are different: speech drifts by tens of seconds and cooking speed varies - the fixes
+# address problems this world has only mildly. Each arm is one run (seed 0), and top-1 moves by more than
+# a few points between seeds of the *same* recipe (`videobert_main` in docs/RESULTS.md): read effects of a
+# few points as "no large effect either way", not as a ranking.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Results

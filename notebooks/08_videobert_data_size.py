@@ -20,10 +20,10 @@
 # Korean terms of the seed deck: see the [glossary](GLOSSARY.md).
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# **Speaker notes.** Two VideoBERT runs of ~3.5 minutes each under the cpu profile: show the
-# committed outputs. The point to make: our sweep spans the same factor (x8) as the paper's first
-# and last rows (10K to 300K is x30), on a world whose vocabulary is tiny - what saturates here first
-# and why.
+# **Speaker notes.** Two VideoBERT pre-training runs under the cpu profile (all videos is notebook 06's
+# model): show the committed outputs. The point to make: our sweep spans a factor of 8 in videos (1/8 to
+# all), the paper's first and last rows a factor of 30 (10K to 300K), on a world whose vocabulary is
+# tiny - what saturates here first and why.
 
 # %% slideshow={"slide_type": "skip"}
 import time
@@ -39,7 +39,7 @@ from minimodels.recipes.videobert import (
     videobert_recipe,
     zero_shot_eval,
 )
-from minimodels.report import RESULTS_DIR, print_table, record
+from minimodels.report import CACHE_DIR, print_table, record
 
 NB = "08_videobert_data_size"
 show = report.figure_saver(NB)
@@ -49,7 +49,7 @@ np.random.seed(0)
 # %% slideshow={"slide_type": "skip"} tags=["nbval-ignore-output"]
 PROFILE = profiles.current()
 RECIPE = videobert_recipe(PROFILE)
-# three sizes under cpu (each run is ~3.5 minutes; a fourth would pass 10 minutes), four under gpu
+# three sizes under cpu (a fourth would break the cpu profile's per-notebook time budget), four under gpu
 FRACTIONS = profiles.pick(smoke=(1 / 2, 1), cpu=(1 / 8, 1 / 2, 1), gpu=(1 / 8, 1 / 4, 1 / 2, 1), profile=PROFILE)
 print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num_threads()}")
 
@@ -57,12 +57,12 @@ print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num
 # ## 1. The main model
 #
 # Clip network (notebook 05), visual words, and the text BERT + VideoBERT of notebook 06, loaded from
-# `results/` (trained here when they are missing). The visual words stay those of all training
+# `runs/cache/` (trained here when they are missing). The visual words stay those of all training
 # videos: only VideoBERT's pre-training data shrinks, as in the paper's Table 2.
 
 # %% tags=["nbval-ignore-output"]
 t0 = time.perf_counter()
-vw, text_bert, model = main_videobert(RECIPE, cache_dir=RESULTS_DIR / "videobert", log=print)
+vw, text_bert, model = main_videobert(RECIPE, cache_dir=CACHE_DIR / "videobert", log=print)
 kmeans, vocab, examples = vw.kmeans, vw.vocab, vw.examples
 test_videos, test_tokens = vw.test_videos, vw.test_tokens
 keys = ("verb_top1", "verb_top5", "noun_top1", "noun_top5")
@@ -125,16 +125,16 @@ print_table([(k.replace("_", " "), f"{100 * (last[k] - first[k]):+.1f}", f"{pape
             ["column", f"ours: {sweep[0][0]} -> {sweep[-1][0]} videos", "paper: 10K -> 300K", "ours grows at every step"])
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# **Reading it.** In the committed cpu run every column grows with the amount of video, as in the
-# paper's Table 2, and the nouns gain most: each verb is shown by few visual words, seen often even in
-# a small set of videos, while each digit (noun) comes in many hand-drawn instances whose visual words
-# only more videos cover. Two differences from the paper: our top-5 columns are near their ceiling
-# already at 1/8 of the videos (5 of 9 verbs or 10 nouns is a generous guess), so top-1 carries the
-# signal; and the gain per doubling of the videos shrinks (75 -> 300 is two doublings, 300 -> 600
-# one) - a world of 9 verbs and 10 nouns must saturate, where YouCook2's open-ended actions and
-# objects still grow at 300K videos. One run per
-# size (seed 0): differences of a few points between neighbouring sizes are within what another seed
-# moves (the README's seed table).
+# **Reading it.** Look for whether every column grows with the amount of video (the last column
+# above), as in the paper's Table 2, and which gains most. The nouns have the most to gain: each verb
+# is shown by few visual words, seen often even in a small set of videos, while each digit (noun) comes
+# in many hand-drawn instances whose visual words only more videos cover. Two differences from the
+# paper: our top-5 columns can be near their ceiling already at 1/8 of the videos (5 of 9 verbs or of
+# 10 nouns is a generous guess), so top-1 carries the signal; and the gain per doubling of the videos
+# should shrink (75 -> 300 is two doublings, 300 -> 600 one) - a world of 9 verbs and 10 nouns must
+# saturate, where YouCook2's open-ended actions and objects still grow at 300K videos. One run per size
+# (seed 0): differences of a few points between neighbouring sizes are within what another seed moves
+# (`videobert_main` in docs/RESULTS.md).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Results

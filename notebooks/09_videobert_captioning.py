@@ -21,10 +21,10 @@
 # Korean terms of the seed deck: see the [glossary](GLOSSARY.md).
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# **Speaker notes.** About seven minutes of captioner training under the cpu profile: show the
-# committed outputs. The point to make: notebook 06 gave its captioner a caption for every segment of
-# every video VideoBERT saw, which is not the paper's setting; here the captions shrink while
-# VideoBERT's pre-training stays, and the seeds show how much of each difference is noise.
+# **Speaker notes.** Eighteen captioners train under the cpu profile (3 caption budgets x 3 seeds x 2
+# feature sets): show the committed outputs. The point to make: notebook 06 gave its captioner a caption
+# for every segment of every video VideoBERT saw, which is not the paper's setting; here the captions
+# shrink while VideoBERT's pre-training stays, and the seeds show how much of each difference is noise.
 
 # %% slideshow={"slide_type": "skip"}
 import dataclasses
@@ -43,7 +43,7 @@ from minimodels.recipes.videobert import (
     train_captioner,
     videobert_recipe,
 )
-from minimodels.report import RESULTS_DIR, print_table, record
+from minimodels.report import CACHE_DIR, print_table, record
 
 NB = "09_videobert_captioning"
 show = report.figure_saver(NB)
@@ -58,7 +58,7 @@ print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The main model and the two feature sets
 #
-# Clip network (notebook 05), visual words, and the VideoBERT of notebook 06, loaded from `results/`
+# Clip network (notebook 05), visual words, and the VideoBERT of notebook 06, loaded from `runs/cache/`
 # (trained here when they are missing). The features are notebook 06's: per segment (two consecutive
 # steps), every clip's S3D feature, alone or with VideoBERT's features of the segment concatenated
 # (the template "now let's [MASK] the [MASK] to the [MASK], and then [MASK] the [MASK]", the outputs
@@ -68,7 +68,7 @@ print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num
 
 # %% tags=["nbval-ignore-output"]
 t0 = time.perf_counter()
-vw, text_bert, model = main_videobert(RECIPE, cache_dir=RESULTS_DIR / "videobert", log=print)
+vw, text_bert, model = main_videobert(RECIPE, cache_dir=CACHE_DIR / "videobert", log=print)
 vocab = vw.vocab
 FEATURES = {"S3D": {}, "VideoBERT + S3D": dict(model=model, vocab=vocab)}
 train_sets = {k: caption_dataset(vw.train_videos, vw.train_features, vw.train_tokens, **kw) for k, kw in FEATURES.items()}
@@ -86,8 +86,8 @@ print(f"{n_train} captioned training segments from {len(vw.train_videos)} videos
 # The captioner is trained on the segments of the first training videos only (their captions; VideoBERT
 # itself keeps its pre-training on all of them), then captions the held-out videos. A small caption set
 # is trained for fewer steps (it is seen hundreds of times either way). Each point is the mean of
-# several captioner seeds; the bars span them. All 1,810 captions are notebook 06's experiment (one
-# seed, the recipe's steps); under the `gpu` profile that point is repeated here.
+# several captioner seeds; the bars span them. All the captions (every training segment) are notebook
+# 06's experiment (one seed, the recipe's steps); under the `gpu` profile that point is repeated here.
 
 # %% tags=["nbval-ignore-output"]
 BUDGETS = profiles.pick(smoke=[(4, 2), (None, 2)],  # (segments or None for all, captioner steps)
@@ -170,18 +170,17 @@ if PROFILE != "smoke":
     assert max(diffs.values()) > 0 and all(diffs[n] >= -spread[n] for n in sizes), (diffs, spread)
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# **Reading it.** In the committed cpu run VideoBERT + S3D is ahead with 150 captioned segments (50
-# videos) in all three seeds, on average by about as much as the paper's gain (+1.1 BLEU-4) - but by a
-# wide margin in one seed only (the right panel); level with 450; and behind with 60, by much less than
-# the seeds of S3D alone spread there. With all 1,810 captions (notebook 06) both sit at the ceiling.
-# So the gain is small and as noisy as the paper's own single number, and it shows where captions are
-# few but not very few. Why not more: VideoBERT's features are computed from the visual words, which are computed
-# from the S3D features - they hold nothing about a clip that S3D's do not. What they add is a *reading*
-# of it: at the template's masks they are VideoBERT's guesses of the verbs and nouns, learned from
-# narration without a single caption, which a captioner with few examples can use almost directly.
-# With 20 videos' captions the captioner has not even learned the sentence's order yet (the examples
-# below swap the two steps), which no feature can teach it; with hundreds, it learns to read S3D's
-# features as well as VideoBERT does.
+# **Reading it.** Read the right panel seed by seed: at which number of captions is VideoBERT + S3D ahead
+# in every seed, and by how much next to the paper's gain (+1.1 BLEU-4)? Where is the difference smaller
+# than the spread of S3D alone's seeds (the verdicts above)? With all the captions (notebook 06) both sit
+# at the ceiling. A gain here is small and as noisy as the paper's own single number, and is to be
+# expected where captions are few but not very few. Why not more: VideoBERT's features are computed from
+# the visual words, which are computed from the S3D features - they hold nothing about a clip that S3D's
+# do not. What they add is a *reading* of it: at the template's masks they are VideoBERT's guesses of the
+# verbs and nouns, learned from narration without a single caption, which a captioner with few examples
+# can use almost directly. With 60 captioned segments the captioner may not even have learned the
+# sentence's order yet (see whether the examples below swap the two steps), which no feature can teach it;
+# with hundreds, it learns to read S3D's features as well as VideoBERT does.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Example captions where the captions were scarcest (seed 0), in the deck's layout (GT / VideoBERT / S3D):
