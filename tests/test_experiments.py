@@ -25,6 +25,7 @@ def test_committed_results_are_complete_and_current(path):
     stale = stale_arms(data)
     assert not stale, (f"{path.name} is stale: the code no longer runs the recorded recipe of {stale}; "
                        f"re-run `{data['command']}` and `make docs`")
+    assert (REPO / "docs" / "figures" / f"{path.stem}.png").exists(), "its figure is missing: run `make docs`"
 
 
 def test_results_doc_and_readme_table_are_generated_from_the_results():
@@ -68,6 +69,7 @@ def test_a_run_writes_every_field_and_a_killed_run_says_it_is_partial(tmp_path, 
     partial = load("vivit_main", tmp_path)
     assert not partial["complete"] and list(partial["arms"][exp.arms[0].name]["runs"]) == ["3"]
     assert "partial" in results_markdown(tmp_path)
+    assert experiments.draw(partial, tmp_path / "fig.png").stat().st_size > 1000
 
 
 def test_a_changed_recipe_makes_the_file_stale(tmp_path):
