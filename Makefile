@@ -78,3 +78,11 @@ bench: setup
 ## the venv, built decks and figures, and the runs' scratch (results/ is committed data: kept)
 clean:
 	rm -rf $(VENV) build runs
+
+## the gpu profile, measured: each paper's main run under the gpu profile, one after another, as plain
+## Python -> results/gpu/gpu_profile.json (metric, steps, samples/s, times, GPU and peak memory per run).
+## DRY=1: 2 steps per stage on a handful of samples, into a temporary folder (checks the wiring on any
+## machine); OUT=DIR writes DIR/gpu_profile.json. `$(PY) benchmarks/gpu_profile.py --estimate` prints the FLOPs.
+.PHONY: gpu-profile
+gpu-profile: setup
+	$(PY) benchmarks/gpu_profile.py $(if $(filter 1,$(DRY)),--dry) $(if $(OUT),--out $(OUT))

@@ -230,7 +230,7 @@ def draw(data: dict, path: Path) -> Path:
 
     exp = EXPERIMENTS.get(data["name"])
     arms = list(data["arms"])
-    metric = exp.metrics[0] if exp else next(iter(next(iter(data["arms"].values()))["runs"].values()))
+    metric = exp.metrics[0] if exp else next(iter(next(iter(next(iter(data["arms"].values()))["runs"].values()))))
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(arms), 2.6))
     for i, arm in enumerate(arms):
         values = [r[metric] for r in data["arms"][arm]["runs"].values()]
