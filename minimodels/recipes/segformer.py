@@ -47,7 +47,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -366,9 +365,7 @@ def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progres
     train_images, train_masks = segformer_data(recipe, "train")
     train_images = normalize(train_images)  # once, up front (test images are normalised in evaluation)
     test_images, test_masks = segformer_data(recipe, "test")
-    config = stage_config(recipe.train, stages, "segmentation", progress)
-    if out_dir is not None:
-        config = dataclasses.replace(config, checkpoint=str(Path(out_dir) / "checkpoint.pt"))
+    config = stage_config(recipe.train, out_dir, "checkpoint", progress)  # out_dir/checkpoint.pt
     pretrain, pretrained_encoder = None, None
     if model is None:
         model = make_segformer(recipe)

@@ -44,7 +44,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -402,9 +401,7 @@ def train_vivit(recipe: ViViTRecipe | None = None, model=None, image_vit=None, l
         data = (vivit_data(recipe, "train"), vivit_data(recipe, "test"))
     (train_videos, train_labels), (test_videos, test_labels) = data
     train_videos = scale_pixels(train_videos)  # once, up front (test videos are scaled in evaluation)
-    config = stage_config(recipe.train, stages, "video", progress)
-    if out_dir is not None:
-        config = dataclasses.replace(config, checkpoint=str(Path(out_dir) / "checkpoint.pt"))
+    config = stage_config(recipe.train, out_dir, "checkpoint", progress)  # out_dir/checkpoint.pt
     pretrain, given = None, model is not None
     if model is None:
         if image_vit is None and recipe.pretrain.steps:
