@@ -45,9 +45,10 @@ notebooks: setup
 			$(VENV)/bin/jupytext --to ipynb --update-metadata '$(JUPYTEXT_META)' --execute "$$nb" || exit 1; \
 	done
 
-## one offline reveal.js deck per executed notebook, from its committed outputs:
-## build/slides/<notebook>/index.html, with reveal.js and MathJax copied into build/slides/assets
-## (NB=01 or NB=notebooks/01_x.py for one)
+## two offline reveal.js decks per executed notebook, from its committed outputs:
+## build/slides/<notebook>/talk.html (the talk: cells tagged appendix left out) and index.html
+## (the full deck), build/slides/index.html lists them per paper; reveal.js and MathJax are
+## copied into build/slides/assets (NB=01 or NB=notebooks/01_x.py for one)
 slides: setup
 	$(PY) -m minimodels.slides $(NB)
 

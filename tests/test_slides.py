@@ -1,13 +1,18 @@
-"""Every notebook builds into an offline reveal.js deck that renders in a real browser.
+"""Every notebook builds into two offline reveal.js decks - the talk and the full deck - that
+fit the screen in a real browser.
 
-The decks are built into a temporary folder (``minimodels.slides.build``). The browser
-checks open each one in Debian's headless Chromium, driven by Playwright (with the system
-browser: Playwright's own browser downloads are never used), and check what a presenter
-would see: the title on the first slide, typeset math, decoded figures, the number of
-slides the notebook's cell metadata asks for, and that the page asked for nothing outside
-the build folder. One screenshot per deck is kept in ``build/screenshots/`` (or
-``$MINIMODELS_SCREENSHOTS``) for a person to look at. Without Chromium the browser checks
-are skipped, with a message; the build checks still run.
+The decks are built into a temporary folder (``minimodels.slides.build``). The build checks
+read the HTML: only files of the build, speaker notes, skipped, hidden and appendix cells, each
+paper's talk within its slide budget, code on talk slides short and narrow enough. The
+browser checks open each deck in Debian's headless Chromium, driven by Playwright (with the
+system browser: Playwright's own browser downloads are never used), at 1280x800 and at
+1024x768, and visit every slide with reveal's API, every fragment shown. A slide fails when
+its content leaves the window and cannot be scrolled to, when a figure cannot be seen whole
+(scrolled to, at its own aspect ratio), when a code line or a table is cut at the right edge
+or when code is shrunk below a readable size. One screenshot per deck (its title slide), and
+one of every slide that fails, are kept in ``build/screenshots/`` (or
+``$MINIMODELS_SCREENSHOTS``) for a person to look at. Without Chromium the browser checks are
+skipped, with a message; the build checks still run.
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from minimodels import slides
+from minimodels import report, slides
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9]*.ipynb"))
 SCREENSHOTS = Path(os.environ.get("MINIMODELS_SCREENSHOTS", REPO / "build" / "screenshots"))
+KINDS = {"full": slides.FULL_DECK, "talk": slides.TALK_DECK}
+VIEWPORTS = [(1280, 800), (1024, 768)]
 
 
 def _chromium() -> str | None:
@@ -45,35 +52,30 @@ needs_browser = pytest.mark.skipif(
 )
 
 
-def slide_types(nb) -> list[str]:
-    return [c.get("metadata", {}).get("slideshow", {}).get("slide_type", "-") for c in nb["cells"]]
+def load(ipynb: Path) -> dict:
+    return json.loads(ipynb.read_text())
 
 
-def expected_slides(nb) -> int:
-    """Slides a deck must show, read from the cells' metadata the way reveal.js counts them.
-
-    The first visible cell (not skip, not notes) opens the deck; after it, every
-    ``slide`` or ``subslide`` cell opens one more (vertical slides count one each).
-    """
-    types = slide_types(nb)
-    first = next(i for i, t in enumerate(types) if t not in ("skip", "notes"))
-    return 1 + sum(t in ("slide", "subslide") for t in types[first + 1 :])
+def shown(nb, kind: str) -> dict:
+    """The notebook as the deck of that kind shows it (appendix left out of the talk)."""
+    return slides.talk(nb) if kind == "talk" else nb
 
 
 def expected_figures(nb) -> int:
     """Image outputs of the cells that appear in the deck."""
     return sum(
         any(k.startswith("image/") for k in out.get("data", {}))
-        for cell, t in zip(nb["cells"], slide_types(nb))
-        if cell["cell_type"] == "code" and t != "skip"
+        for cell in nb["cells"]
+        if cell["cell_type"] == "code" and slides.slide_type(cell) != "skip"
         for out in cell.get("outputs", [])
     )
 
 
 def has_math(nb) -> bool:
     return any(
-        cell["cell_type"] == "markdown" and t not in ("skip", "notes") and re.search(r"\$[^$\s][^$]*\$", "".join(cell["source"]))
-        for cell, t in zip(nb["cells"], slide_types(nb))
+        cell["cell_type"] == "markdown" and slides.slide_type(cell) not in ("skip", "notes")
+        and re.search(r"\$[^$\s][^$]*\$", "".join(cell["source"]))
+        for cell in nb["cells"]
     )
 
 
@@ -83,25 +85,40 @@ def title(nb) -> str:
     return heading[2:].strip()
 
 
-def load(ipynb: Path) -> dict:
-    return json.loads(ipynb.read_text())
+def own_lines(cell, others, n=3) -> list[str]:
+    """Up to n distinctive source lines of a cell that no cell of ``others`` also has."""
+    elsewhere = {line.strip() for c in others if c is not cell for line in "".join(c["source"]).splitlines()}
+    lines = [line.strip() for line in "".join(cell["source"]).splitlines() if len(line.strip()) > 12]
+    return [line for line in lines if line not in elsewhere][:n]
+
+
+PROSE = re.compile(r"[A-Za-z][A-Za-z0-9 ,.;:()/'+=-]*")  # a line that markdown renders as it is
+
+
+def visible_text(page: str) -> str:
+    """What a reader sees of a deck's HTML: tags and highlighting removed, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
 @pytest.fixture(scope="module")
 def decks(tmp_path_factory):
     out = tmp_path_factory.mktemp("slides")
     built = slides.build(out=out)
-    return out, {deck.parent.name: deck for deck in built}
+    return out, {(deck.parent.name, kind): deck for deck in built for kind, name in KINDS.items() if deck.name == name}
 
 
 # ---------------------------------------------------------------- build, no browser
 
 
-def test_a_deck_for_every_notebook(decks):
+def test_two_decks_for_every_notebook_and_a_contents_page(decks):
     out, built = decks
     assert NOTEBOOKS, "no executed notebooks to build"
-    assert sorted(built) == [nb.stem for nb in NOTEBOOKS]
-    assert all(deck == out / deck.parent.name / "index.html" for deck in built.values())
+    assert sorted(built) == sorted((nb.stem, kind) for nb in NOTEBOOKS for kind in KINDS)
+    assert all(deck == out / stem / KINDS[kind] for (stem, kind), deck in built.items())
+    contents = (out / "index.html").read_text(encoding="utf-8")
+    for nb in NOTEBOOKS:
+        assert f'href="{nb.stem}/{slides.TALK_DECK}"' in contents and f'href="{nb.stem}/{slides.FULL_DECK}"' in contents
+    assert "not built yet" not in contents
 
 
 class _Refs(HTMLParser):
@@ -117,38 +134,93 @@ class _Refs(HTMLParser):
             self.refs.append(attrs["href"])
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("ipynb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_deck_loads_only_files_of_the_build(decks, ipynb):
+def test_deck_loads_only_files_of_the_build(decks, ipynb, kind):
     """Every script, stylesheet and image is a relative file of the build (or inline data)."""
     out, built = decks
-    deck = built[ipynb.stem]
+    deck = built[ipynb.stem, kind]
     parser = _Refs()
     parser.feed(deck.read_text(encoding="utf-8"))
-    assert parser.refs, "the deck references no scripts at all"
+    assert any(ref.endswith("reveal.js") for ref in parser.refs), "the deck does not load reveal.js"
     for ref in parser.refs:
         if ref.startswith("data:"):
             continue
-        assert not urlsplit(ref).scheme, f"{deck.parent.name} loads {ref} from outside the build"
+        assert not urlsplit(ref).scheme, f"{deck.parent.name}/{deck.name} loads {ref} from outside the build"
         target = (deck.parent / unquote(urlsplit(ref).path)).resolve()
-        assert target.is_file(), f"{deck.parent.name} references {ref}, which the build does not have"
+        assert target.is_file(), f"{deck.parent.name}/{deck.name} references {ref}, which the build does not have"
         assert out.resolve() in target.parents, f"{ref} resolves outside the build folder"
 
 
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("ipynb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_speaker_notes_and_skipped_cells(decks, ipynb):
-    """Notes cells become the deck's speaker notes; skipped (setup) cells leave no trace."""
+def test_notes_skipped_hidden_and_appendix_cells(decks, ipynb, kind):
+    """Notes cells become speaker notes; skipped (setup) cells and the code of ``hide-input``
+    cells leave no trace (their outputs stay); the talk deck has no appendix cell, the full
+    deck has every one."""
     _, built = decks
-    page, nb = built[ipynb.stem].read_text(encoding="utf-8"), load(ipynb)
-    types = slide_types(nb)
-    assert page.count('<aside class="notes">') == types.count("notes")
-    text = html.unescape(re.sub(r"<[^>]+>", "", page))  # what a reader sees, highlighting removed
-    shown = [line.strip() for c, t in zip(nb["cells"], types) if t != "skip" for line in "".join(c["source"]).splitlines()]
-    for cell, t in zip(nb["cells"], types):
-        lines = [line.strip() for line in "".join(cell["source"]).splitlines() if len(line.strip()) > 12]
-        if t == "skip" and cell["cell_type"] == "code":
-            own = [line for line in lines if line not in shown][:3]  # lines no visible cell also has
-            assert own, "a skipped cell without a line of its own to look for"
-            assert not any(line in text for line in own), f"skipped cell shown in the deck: {own}"
+    page, nb = built[ipynb.stem, kind].read_text(encoding="utf-8"), load(ipynb)
+    cells = shown(nb, kind)["cells"]
+    assert page.count('<aside class="notes">') == [slides.slide_type(c) for c in cells].count("notes")
+    text = visible_text(page)
+    visible = [c for c in nb["cells"] if slides.slide_type(c) != "skip" and slides.HIDE_INPUT not in slides.tags(c)]
+    for cell in nb["cells"]:
+        hidden = slides.slide_type(cell) == "skip" or slides.HIDE_INPUT in slides.tags(cell)
+        if cell["cell_type"] == "code" and hidden:
+            own = own_lines(cell, visible)
+            assert own, "a skipped or hidden cell without a line of its own to look for"
+            assert not any(line in text for line in own), f"code of a skipped or hidden cell shown in the {kind} deck: {own}"
+    in_talk = {c["id"] for c in slides.talk(nb)["cells"]}
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown" or slides.slide_type(cell) == "skip":
+            continue
+        own = [line for line in own_lines(cell, nb["cells"], n=5) if PROSE.fullmatch(line)][:1]
+        if not own:
+            continue
+        if kind == "full" or cell["id"] in in_talk:
+            assert own[0] in text, f"{kind} deck is missing a markdown cell: {own[0]!r}"
+        else:
+            assert own[0] not in text, f"appendix cell in the talk deck: {own[0]!r}"
+
+
+def test_appendix_leaves_the_talk_with_its_slide():
+    cell = lambda t, *tags: {"cell_type": "markdown", "source": t, "metadata": {"slideshow": {"slide_type": t}, "tags": list(tags)}}
+    nb = {"cells": [cell("slide"), cell("-"), cell("subslide", "appendix"), cell("notes"), cell("fragment"),
+                    cell("subslide"), cell("-", "appendix"), cell("fragment"), cell("slide", "appendix"), cell("subslide")]}
+    kept = slides.talk(nb)["cells"]
+    assert [c["source"] for c in kept] == ["slide", "-", "subslide", "fragment", "subslide"]
+    assert slides.slide_count(nb) == 5 and slides.slide_count(slides.talk(nb)) == 3
+    full = slides.prepare(nb, "full")["cells"]
+    assert [bool(c["metadata"]["slideshow"].get("data")) for c in full] == [c["source"] in ("subslide", "slide") and "appendix" in c["metadata"]["tags"] for c in nb["cells"]]
+    with pytest.raises(ValueError, match="talk.*full"):
+        slides.prepare(nb, "short")
+
+
+def test_slide_count_follows_the_metadata():
+    nb = {"cells": [{"cell_type": "code", "metadata": {"slideshow": {"slide_type": t}}} for t in
+                    ("skip", "notes", "-", "fragment", "subslide", "notes", "slide", "-", "skip", "subslide")]}
+    # the first visible cell ("-") opens the deck; then one subslide, one slide, one subslide
+    assert slides.slide_count(nb) == 4
+
+
+def test_printed_tables_are_read_back_cell_by_cell():
+    rows = [("ViT-B/16", "-", 1024, None), ("MiT  B0", 1, 3.25, "a b"), ("x", 22, 1e6, "")]
+    headers = ["encoder", "stage", "value", "note"]
+    text = "before the table\n" + report.format_table(rows, headers) + "\nafter\n\n"
+    before, (head, body), after = slides.split_tables(text)
+    assert before == "before the table\n" and after == "after\n\n"
+    assert head == headers
+    assert body == [[report._fmt(v).strip() for v in row] for row in rows]
+    table = slides.table_html(head, body)
+    assert table.count("<tr>") == 4 and "MiT  B0" in table and "<td" in table
+    assert slides.split_tables("no table\n---\nhere") == ["no table\n---\nhere"]
+    assert slides.split_tables("a  b\n-  -\n1  2345\n") == [(["a", "b"], []), "1  2345\n"], "a line of another width ends it"
+
+
+def test_notebooks_belong_to_their_paper():
+    assert [slides.paper(nb) for nb in NOTEBOOKS[:1]] == ["segformer"]
+    with pytest.raises(ValueError, match="NN_<paper>_<topic>"):
+        slides.paper("GLOSSARY.md")
 
 
 def test_unknown_notebook_is_refused_with_the_known_names():
@@ -158,14 +230,86 @@ def test_unknown_notebook_is_refused_with_the_known_names():
     assert slides.main(["no_such_notebook", "--out", os.devnull]) == 2
 
 
-def test_expected_slide_count_follows_the_metadata():
-    nb = {"cells": [{"cell_type": "code", "metadata": {"slideshow": {"slide_type": t}}} for t in
-                    ("skip", "notes", "-", "fragment", "subslide", "notes", "slide", "-", "skip", "subslide")]}
-    # the first visible cell ("-") opens the deck; then one subslide, one slide, one subslide
-    assert expected_slides(nb) == 4
-
-
 # ---------------------------------------------------------------- in the browser
+
+# Visits every slide with every fragment shown and returns what does not fit, per slide.
+LAYOUT_CHECK = """async ({minPx}) => {
+    Reveal.configure({transition: 'none', backgroundTransition: 'none'});
+    await Promise.all(Array.from(document.images).map(i => i.decode().catch(() => null)));
+    const W = window.innerWidth, H = window.innerHeight, problems = [];
+    const px = v => Math.round(v);
+    const name = el => el.tagName.toLowerCase() + (el.classList.length ? '.' + Array.from(el.classList).slice(0, 2).join('.') : '');
+    const snippet = el => (el.textContent || '').trim().split('\\n').sort((a, b) => b.length - a.length)[0].slice(0, 60);
+    const skip = el => el.closest('aside.notes, .MathJax, .MathJax_Display, .MathJax_Preview, script, style');
+    const slidesList = Reveal.getSlides();
+    for (let n = 0; n < slidesList.length; n++) {
+        const slide = slidesList[n], say = what => problems.push([n + 1, what]);
+        const at = Reveal.getIndices(slide), fragments = slide.querySelectorAll('.fragment').length;
+        Reveal.slide(at.h, at.v, fragments ? fragments - 1 : undefined);
+        if (Reveal.getCurrentSlide() !== slide) { say('reveal did not go to this slide'); continue; }
+        slide.scrollTop = 0;
+        const box = slide.getBoundingClientRect(), scale = box.width / slide.offsetWidth;
+        const inner = {left: box.left + slide.clientLeft * scale, top: box.top + slide.clientTop * scale};
+        inner.right = inner.left + slide.clientWidth * scale;
+        inner.bottom = inner.top + slide.clientHeight * scale;
+        if (box.top < -1 || box.left < -1 || box.bottom > H + 1 || box.right > W + 1) {
+            say(`the slide (${px(box.left)},${px(box.top)})-(${px(box.right)},${px(box.bottom)}) leaves the ${W}x${H} window`);
+        }
+        const scrolls = /auto|scroll/.test(getComputedStyle(slide).overflowY);
+        if (slide.scrollHeight > slide.clientHeight + 1 && !scrolls) {
+            say(`content ${slide.scrollHeight - slide.clientHeight} px taller than the slide, which does not scroll`);
+        }
+        const elements = Array.from(slide.querySelectorAll('*')).filter(el => !skip(el));
+        // horizontally: nothing sticks out of the slide, no box cuts its content on the right
+        const reported = [];
+        for (const el of elements) {
+            if (reported.some(r => r.contains(el))) continue;
+            const r = el.getBoundingClientRect();
+            if (!r.width || !r.height) continue;
+            const style = getComputedStyle(el);
+            if (r.right > inner.right + 1 || r.left < inner.left - 1) {
+                say(`${name(el)} sticks out of the slide by ${px(Math.max(r.right - inner.right, inner.left - r.left))} px: "${snippet(el)}"`);
+                reported.push(el);
+            } else if (style.overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1) {
+                const what = el.closest('pre, code') ? 'code line cut at the right edge' : `${name(el)} cuts its content at the right edge`;
+                say(`${what} (${el.scrollWidth - el.clientWidth} px): "${snippet(el)}"`);
+                reported.push(el);
+            }
+            if (el.tagName === 'PRE' || el.tagName === 'TABLE') {
+                const size = parseFloat(style.fontSize) * scale;
+                if (size < minPx) say(`${name(el)} at ${size.toFixed(1)} px on screen, too small to read: "${snippet(el)}"`);
+            }
+        }
+        // vertically: scrolled to the end, the last of the content is in the slide
+        if (scrolls) {
+            slide.scrollTop = slide.scrollHeight;
+            const bottom = Math.max(...elements.map(el => el.getBoundingClientRect()).filter(r => r.width && r.height).map(r => r.bottom), -Infinity);
+            if (bottom > inner.bottom + 1) say(`scrolled to the end, content still ${px(bottom - inner.bottom)} px below the slide`);
+            slide.scrollTop = 0;
+        }
+        // figures: each can be seen whole, scrolled to, at its own aspect ratio
+        let k = 0;
+        for (const fig of slide.querySelectorAll('img, svg')) {
+            if (skip(fig)) continue;
+            k += 1;
+            let r = fig.getBoundingClientRect();
+            if (!r.width || !r.height) { say(`figure ${k} has no size`); continue; }
+            slide.scrollTop += (r.top - inner.top) / scale - 2;
+            r = fig.getBoundingClientRect();
+            if (r.top < inner.top - 1 || r.bottom > inner.bottom + 1 || r.left < inner.left - 1 || r.right > inner.right + 1) {
+                say(`figure ${k} (${px(r.width)}x${px(r.height)} px on screen) cannot be seen whole, even scrolled to`);
+            }
+            if (fig.naturalWidth && Math.abs((fig.naturalWidth / fig.naturalHeight) / (r.width / r.height) - 1) > 0.02) {
+                say(`figure ${k} is distorted: ${fig.naturalWidth}x${fig.naturalHeight} shown as ${px(r.width)}x${px(r.height)}`);
+            }
+            slide.scrollTop = 0;
+        }
+    }
+    Reveal.slide(0, 0);
+    return {problems, total: slidesList.length};
+}"""
+
+MIN_SCREEN_PX = 9  # code and tables never shrink below this on screen
 
 
 @pytest.fixture(scope="module")
@@ -180,16 +324,22 @@ def browser():
 
 
 @needs_browser
+@pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("ipynb", NOTEBOOKS, ids=lambda p: p.stem)
-def test_deck_renders_offline_in_chromium(decks, browser, ipynb):
+def test_every_slide_fits_in_chromium(decks, browser, ipynb, kind):
+    """The deck renders offline (title, math, figures, slide count, no request outside the build)
+    and every slide fits or scrolls, at each viewport."""
     out, built = decks
-    deck, nb = built[ipynb.stem], load(ipynb)
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    deck, nb = built[ipynb.stem, kind], shown(load(ipynb), kind)
+    label = f"{ipynb.stem}/{deck.name}"
+    page = browser.new_page(viewport={"width": VIEWPORTS[0][0], "height": VIEWPORTS[0][1]})
     requests, failed, errors = [], [], []
     page.on("request", lambda r: requests.append(r.url))
     page.on("requestfailed", lambda r: failed.append(r.url))
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.route(re.compile(r"^(https?|wss?)://"), lambda route: route.abort())  # fail fast, still recorded
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems = []
     try:
         page.goto(deck.as_uri())
         page.wait_for_selector("html[data-deck-ready=true]", timeout=30_000)
@@ -197,13 +347,16 @@ def test_deck_renders_offline_in_chromium(decks, browser, ipynb):
 
         # the title slide shows the notebook's title, inside the window
         heading = page.locator(".reveal .slides section.present h1").first
-        assert heading.is_visible(), "no visible title on the first slide"
+        assert heading.is_visible(), f"{label}: no visible title on the first slide"
         assert title(nb) in heading.text_content()
         box = heading.bounding_box()
-        assert box and box["width"] > 0 and box["height"] > 0 and 0 <= box["y"] < 800
+        assert box and box["width"] > 0 and box["height"] > 0 and 0 <= box["y"] < VIEWPORTS[0][1]
+        shot = SCREENSHOTS / f"{ipynb.stem}{'' if kind == 'full' else '-talk'}.png"
+        page.screenshot(path=str(shot))
+        assert shot.stat().st_size > 10_000
 
         # as many slides as the cell metadata asks for
-        assert page.evaluate("Reveal.getTotalSlides()") == expected_slides(nb)
+        assert page.evaluate("Reveal.getTotalSlides()") == slides.slide_count(nb)
 
         # math: typeset without errors, every formula rendered
         math = page.evaluate("""() => ({
@@ -214,7 +367,7 @@ def test_deck_renders_offline_in_chromium(decks, browser, ipynb):
                      .filter(e => /\\$\\$/.test(e.textContent)).length,
         })""")
         if has_math(nb):
-            assert math["sources"] > 0, "the notebook has math but nothing was typeset"
+            assert math["sources"] > 0, f"{label}: the notebook has math but nothing was typeset"
         assert math["rendered"] == math["sources"], math
         assert math["errors"] == 0 and math["raw"] == 0, math
 
@@ -222,19 +375,26 @@ def test_deck_renders_offline_in_chromium(decks, browser, ipynb):
         images = page.evaluate("""() => Array.from(document.querySelectorAll('.reveal .slides img'))
             .map(i => [i.complete, i.naturalWidth, i.naturalHeight])""")
         figures = expected_figures(nb)
-        assert figures >= 1, f"{ipynb.name} has no figure output to show"
+        assert figures >= 1, f"{label} has no figure output to show"
         assert len(images) >= figures
         assert all(ok and w > 0 and h > 0 for ok, w, h in images), images
 
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shot = SCREENSHOTS / f"{ipynb.stem}.png"
-        page.screenshot(path=str(shot))
-        assert shot.stat().st_size > 10_000
+        # every slide, at every viewport
+        for width, height in VIEWPORTS:
+            page.set_viewport_size({"width": width, "height": height})
+            page.wait_for_function(f"window.innerWidth === {width} && window.innerHeight === {height}")
+            result = page.evaluate(LAYOUT_CHECK, {"minPx": MIN_SCREEN_PX})
+            assert result["total"] == slides.slide_count(nb)
+            for n in sorted({n for n, _ in result["problems"]})[:5]:  # a picture of the first few that fail
+                page.evaluate(f"Reveal.slide(...Object.values(Reveal.getIndices(Reveal.getSlides()[{n - 1}])))")
+                page.screenshot(path=str(SCREENSHOTS / f"{ipynb.stem}-{kind}-{width}x{height}-slide{n:02d}.png"))
+            problems += [f"{label} at {width}x{height}, slide {n}: {what}" for n, what in result["problems"]]
     finally:
         page.close()
 
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems)
     root = out.resolve().as_uri() + "/"
     outside = [u for u in requests if not (u.startswith(root) or u.startswith("data:"))]
-    assert not outside, f"{ipynb.stem} asked for URLs outside the build folder: {outside}"
-    assert not failed, f"{ipynb.stem}: requests failed: {failed}"
-    assert not errors, f"{ipynb.stem}: script errors: {errors}"
+    assert not outside, f"{label} asked for URLs outside the build folder: {outside}"
+    assert not failed, f"{label}: requests failed: {failed}"
+    assert not errors, f"{label}: script errors: {errors}"
