@@ -56,9 +56,15 @@ class Experiment:
     name: str
     claim: str  # what it tests, in one line
     arms: list[Arm]
-    metrics: tuple[str, ...]  # the values each run must report, in table order (it may report more, e.g. times)
+    # the values each run must report, in table order (it may report more, e.g. times); or a function
+    # of the profile giving them, when their names follow the profile's sizes
+    metrics: tuple[str, ...] | Callable[[str], tuple[str, ...]]
     paper: dict = field(default_factory=dict)  # the paper's own figures (literals), by arm and metric
     seeds: tuple[int, ...] = (0, 1, 2)  # the default seeds
+
+    def metric_names(self, profile: str) -> tuple[str, ...]:
+        """The values each run of ``profile`` reports, in table order."""
+        return tuple(self.metrics(profile) if callable(self.metrics) else self.metrics)
 
     def recipes(self, profile: str, seed: int) -> dict:
         """Each arm's recipe for ``profile`` and ``seed``."""
@@ -68,6 +74,29 @@ class Experiment:
 def _segformer(recipe) -> dict:
     result = seg.train_segformer(recipe, log=None)
     return {"miou": result.miou, "train_time_s": result.history.train_time}
+
+
+def _table_1c(recipe) -> dict:
+    return seg.run_table_1c(recipe)
+
+
+def _segformer_speed(recipe) -> dict:
+    return seg.measure_segformer_speed(recipe)
+
+
+def _table_1c_arm(pos_encoding):
+    return lambda profile: seg.table_1c_recipe(profile, pos_encoding)
+
+
+def _speed_arm(variant):
+    return lambda profile: seg.segformer_speed_recipe(profile, variant=variant)
+
+
+# The paper's Table 2 on a V100: Cityscapes FPS and GFLOPs by short side (B0), and at 1024 (B4, B5).
+_PAPER_SPEED = {"MiT-B0": {"fps_1024": 15.2, "fps_768": 26.3, "fps_640": 37.1, "fps_512": 47.6,
+                           "gmacs_1024": 125.5, "gmacs_768": 51.7, "gmacs_640": 31.5, "gmacs_512": 17.7},
+                "MiT-B4": {"fps_1024": 3.0, "gmacs_1024": 1240.6},
+                "MiT-B5": {"fps_1024": 2.5, "gmacs_1024": 1447.6}}
 
 
 def _vivit(recipe) -> dict:
@@ -86,6 +115,21 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment(
         "segformer_main", "SegFormer's reduced run (notebook 02's main run): held-out mIoU over seeds",
         [Arm("MiT-B0, All-MLP decoder", seg.segformer_recipe, _segformer)], ("miou",)),
+    Experiment(
+        "segformer_table_1c", "Table 1c: how Mix-FFN and a learned PE change when the test input grows past the "
+        "training crop (whole input vs sliding windows of the training size)",
+        [Arm("Mix-FFN", _table_1c_arm("mixffn"), _table_1c),
+         Arm("learned PE", _table_1c_arm("learned"), _table_1c)],
+        ("change_x2", "change_x1.5", "change_x3", "change_x4", "whole_x1", "miou"),
+        paper={"Mix-FFN": {"change_x2": round((79.8 - 80.5) / 100, 3)},
+               "learned PE": {"change_x2": round((74.0 - 77.3) / 100, 3)}}),
+    Experiment(
+        "segformer_speed", "Table 2's real-time claim: images per second of MiT-B0..B5 at Cityscapes short sides "
+        "1024, 768, 640, 512 (batch 1, 1:2 images), next to their counted GMACs",
+        [Arm(f"MiT-{v.upper()}", _speed_arm(v), _segformer_speed) for v in ("b0", "b1", "b2", "b3", "b4", "b5")],
+        lambda profile: tuple(f"{k}_{s}" for k in ("fps", "gmacs")
+                              for s in seg.segformer_speed_recipe(profile).short_sides),
+        paper=_PAPER_SPEED, seeds=(0,)),
     Experiment(
         "vivit_main", "ViViT's reduced run (notebook 04's main run): held-out top-1 over seeds",
         [Arm("Model 1, central-frame init", vv.vivit_recipe, _vivit)], ("acc", "direction_acc")),
@@ -167,13 +211,15 @@ def run_experiment(name: str, profile: str | None = None, seeds=None, out_dir: P
         for arm in exp.arms:
             t = time.perf_counter()
             values = arm.run(recipes[arm.name])
-            missing = [m for m in exp.metrics if m not in values]
+            metrics = exp.metric_names(profile)
+            missing = [m for m in metrics if m not in values]
             if missing:
                 raise KeyError(f"experiment {name}, arm {arm.name!r}: the run returned no {missing}")
-            data["arms"][arm.name]["runs"][str(seed)] = {k: float(v) for k, v in values.items()}
+            data["arms"][arm.name]["runs"][str(seed)] = {
+                k: [float(x) for x in v] if isinstance(v, (list, tuple)) else float(v) for k, v in values.items()}
             data["wall_time_s"] = time.perf_counter() - t0
             _write(out_dir / f"{name}.json", data)
-            log(f"{name} / {arm.name} / seed {seed}: " + ", ".join(f"{m} {values[m]:.4g}" for m in exp.metrics)
+            log(f"{name} / {arm.name} / seed {seed}: " + ", ".join(f"{m} {values[m]:.4g}" for m in metrics)
                 + f" ({time.perf_counter() - t:.0f} s)")
     data["complete"] = True
     _write(out_dir / f"{name}.json", data)
@@ -230,7 +276,7 @@ def draw(data: dict, path: Path) -> Path:
 
     exp = EXPERIMENTS.get(data["name"])
     arms = list(data["arms"])
-    metric = exp.metrics[0] if exp else next(iter(next(iter(next(iter(data["arms"].values()))["runs"].values()))))
+    metric = exp.metric_names(data["profile"])[0] if exp else next(iter(next(iter(next(iter(data["arms"].values()))["runs"].values()))))
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(arms), 2.6))
     for i, arm in enumerate(arms):
         values = [r[metric] for r in data["arms"][arm]["runs"].values()]
@@ -265,7 +311,7 @@ def results_markdown(results: Path | None = None) -> str:
     for path in files:
         data = load(path.stem, results)
         exp = EXPERIMENTS.get(data["name"])
-        metrics = list(exp.metrics) if exp else sorted({k for a in data["arms"].values()
+        metrics = list(exp.metric_names(data["profile"])) if exp else sorted({k for a in data["arms"].values()
                                                          for r in a["runs"].values() for k in r})
         m = data["machine"]
         where = m["gpu"] or f"{m['cpu']}, {m['threads']} threads"

@@ -77,6 +77,10 @@ class SegFormerConfig:
     # std of the learned PE's init: 0.02 as ViT and PVT draw it. Each stage's tokens leave a
     # LayerNorm (scale ~1), so at 0.02 a position starts as 2% of a token (README: Table 1c).
     pe_init_std: float = 0.02
+    # "mit": the Mix Transformer. "cnn": the same four stages with each transformer block replaced
+    # by a residual 3x3-conv block (ConvEncoder) - a CNN of similar cost for the receptive-field
+    # comparison (the paper's Figure 3 and Table 1d: CNN encoders under the same All-MLP decoder).
+    encoder: str = "mit"
     class_names: tuple[str, ...] | None = None  # optional, one name per class (id order)
 
     def __post_init__(self):
@@ -108,6 +112,11 @@ class SegFormerConfig:
                 raise ValueError(f"SegFormerConfig: stage {i + 1} embed_dim {c} is not divisible by num_heads {h}")
         if self.pos_encoding not in ("mixffn", "learned"):
             raise ValueError(f"SegFormerConfig: pos_encoding must be 'mixffn' or 'learned', got {self.pos_encoding!r}")
+        if self.encoder not in ("mit", "cnn"):
+            raise ValueError(f"SegFormerConfig: encoder must be 'mit' or 'cnn', got {self.encoder!r}")
+        if self.encoder == "cnn" and self.pos_encoding != "mixffn":
+            raise ValueError("SegFormerConfig: encoder='cnn' has no positional encoding; pos_encoding must stay "
+                             f"'mixffn' (its default), got {self.pos_encoding!r}")
         if not self.pe_init_std > 0:
             raise ValueError(f"SegFormerConfig: pe_init_std must be positive, got {self.pe_init_std!r}")
         if self.class_names is not None and len(self.class_names) != self.num_classes:
@@ -378,6 +387,49 @@ class MixTransformer(nn.Module):
         return pe.flatten(2).transpose(1, 2)
 
 
+class ConvBlock(nn.Module):
+    """A ResNet basic block: 3x3 conv - BN - ReLU - 3x3 conv - BN, plus the input, then ReLU."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(dim, dim, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(dim)
+        self.conv2 = nn.Conv2d(dim, dim, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(dim)
+
+    def forward(self, x):
+        return torch.relu(x + self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))))
+
+
+class ConvEncoder(nn.Module):
+    """A CNN with MiT's layout (``encoder="cnn"``): the same overlapping patch embeddings (convs
+    K/S 7/4, 3/2, 3/2, 3/2), widths and depths, with each transformer block replaced by a
+    :class:`ConvBlock`. Every output pixel then sees only a fixed, local window of the input
+    (its theoretical receptive field), where MiT's attention reaches the whole image from
+    stage 1: the comparison behind the paper's Figure 3.
+
+    forward(x (B, C_in, H, W)) -> list of 4 feature maps (B, C_i, H_i, W_i), as MixTransformer.
+    """
+
+    def __init__(self, config: SegFormerConfig):
+        super().__init__()
+        self.config = config
+        dims = config.embed_dims
+        self.patch_embeds = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(config.in_channels if i == 0 else dims[i - 1], dims[i], k, s, k // 2, bias=False),
+                          nn.BatchNorm2d(dims[i]), nn.ReLU())
+            for i, (k, s) in enumerate(zip(config.patch_sizes, config.strides)))
+        self.blocks = nn.ModuleList(nn.Sequential(*(ConvBlock(dims[i]) for _ in range(config.depths[i])))
+                                    for i in range(config.num_stages))
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        features = []
+        for embed, blocks in zip(self.patch_embeds, self.blocks):
+            x = blocks(embed(x))
+            features.append(x)
+        return features
+
+
 # --------------------------------------------------------------------------------------
 # Decoder: All-MLP head
 # --------------------------------------------------------------------------------------
@@ -462,7 +514,7 @@ class SegFormer(nn.Module):
     def __init__(self, config: SegFormerConfig):
         super().__init__()
         self.config = config
-        self.encoder = MixTransformer(config)
+        self.encoder = MixTransformer(config) if config.encoder == "mit" else ConvEncoder(config)
         self.decoder = AllMLPDecoder(config.embed_dims, config.decoder_dim, config.num_classes, config.decoder_dropout)
         self.apply(_init_weights)
         # linear_fuse and the classifier are 1x1 convs in the official code: initialise them as such
@@ -499,7 +551,7 @@ class SegFormer(nn.Module):
             )
         if not x.is_floating_point():
             raise TypeError(f"SegFormer expects floating-point images (e.g. float32), got dtype {x.dtype}")
-        check_batch(x, self.encoder.patch_embeds[0].proj.weight, "SegFormer", "images")
+        check_batch(x, self.decoder.classifier.weight, "SegFormer", "images")
         B, H, W = x.shape[0], x.shape[-2], x.shape[-1]
         sizes = stage_sizes(c, H, W)
         for i, ((h, w), sr) in enumerate(zip(sizes, c.sr_ratios)):

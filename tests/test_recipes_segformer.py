@@ -264,3 +264,53 @@ def test_learned_pe_is_pretrained_at_the_crop_grid_then_resampled_to_the_trainin
     assert seen == [stage_sizes(model.config, r.pretrain_size, r.pretrain_size)]
     assert model.config.pe_size == (r.image_size, r.image_size)
     assert [tuple(p.shape[-2:]) for p in model.encoder.pos_embeds] == stage_sizes(model.config, r.image_size, r.image_size)
+
+
+def test_table_1c_arms_differ_only_where_the_paper_does():
+    mix, pe = recipes.table_1c_recipe("cpu", "mixffn"), recipes.table_1c_recipe("cpu", "learned")
+    assert mix.scene_size == 2 * mix.image_size  # crops of larger scenes, as Cityscapes runs
+    assert pe.model_overrides == {**mix.model_overrides, "pos_encoding": "learned", "pe_init_std": 1.0}
+    assert pe.train.steps == recipes.TABLE_1C_PE_STEPS["cpu"] * mix.train.steps
+    assert dataclasses.replace(pe, model_overrides=mix.model_overrides, train=mix.train) == mix
+    assert recipes.table_1c_sizes(mix) == (64, 96, 128, 192, 256)
+    assert recipes.table_1c_recipe("cpu", "learned", train=dict(steps=7)).train.steps == 7
+    with pytest.raises(ValueError, match="pos_encoding must be 'mixffn' or 'learned', got 'sine'"):
+        recipes.table_1c_recipe("cpu", "sine")
+
+
+def test_resolution_curve_crops_mosaics_and_scores_both_protocols():
+    images, masks = make_scenes(4, 32, seed=0, split="test")
+    big, big_masks = recipes.mosaic_2x2(images, masks)
+    assert big.shape == (1, 3, 64, 64) and torch.equal(big_masks[0, :32, 32:], masks[1])
+    with pytest.raises(ValueError, match="need at least 4 scenes"):
+        recipes.mosaic_2x2(images[:3], masks[:3])
+
+    # A model that ignores its input and predicts background everywhere: both protocols give the same,
+    # and the curve has one entry per size and protocol
+    background = recipes.make_segformer(recipes.segformer_recipe("smoke"))
+    for p in background.parameters():
+        p.data.zero_()
+    curve = recipes.resolution_curve(background, big, big_masks, (32, 48, 64), window=32)
+    assert set(curve) == {f"{k}_{s}" for k in ("whole", "sliding") for s in (32, 48, 64)}
+    assert curve["whole_32"] == curve["sliding_32"]
+    assert all(math.isclose(curve[f"whole_{s}"], curve[f"sliding_{s}"]) for s in (48, 64))
+    with pytest.raises(ValueError, match="between the window 32 and the images' side 64, got 96"):
+        recipes.resolution_curve(background, big, big_masks, (96,), window=32)
+
+
+def test_table_1c_run_reports_every_size_as_a_multiple_of_the_crop():
+    out = recipes.run_table_1c(recipes.table_1c_recipe("smoke", "learned"))
+    for k in ("x1", "x1.5", "x2", "x3", "x4"):
+        assert math.isclose(out[f"change_{k}"], out[f"whole_{k}"] - out[f"sliding_{k}"])
+    assert out["change_x1"] == 0.0 and 0.0 <= out["miou"] <= 1.0
+
+
+def test_speed_measurement_counts_and_times_every_side():
+    recipe = recipes.segformer_speed_recipe("smoke", variant="b0")
+    out = recipes.measure_segformer_speed(recipe)
+    assert set(out) == {f"{k}_{s}" for k in ("fps", "gmacs") for s in recipe.short_sides}
+    assert out["gmacs_64"] > 3 * out["gmacs_32"] > 0 and all(out[f"fps_{s}"] > 0 for s in recipe.short_sides)
+    with pytest.raises(ValueError, match="short_sides must be ints >= 32, got \\(16,\\)"):
+        recipes.segformer_speed_recipe("smoke", short_sides=(16,))
+    with pytest.raises(ValueError, match="repeats must be an int >= 1, got 0"):
+        recipes.segformer_speed_recipe("smoke", repeats=0)

@@ -367,3 +367,23 @@ def test_every_parameter_learns(pos_encoding, every_parameter_learns):
     model = SegFormer.from_variant("b0", num_classes=3, **overrides).train()
     images, masks = torch.randn(2, 3, 64, 64), torch.randint(0, 3, (2, 16, 16))
     every_parameter_learns(model, lambda m: F.cross_entropy(m(images), masks))
+
+
+def test_cnn_encoder_has_mit_layout_and_no_positional_encoding():
+    from minimodels.segformer import ConvEncoder
+
+    mit = SegFormer.from_variant("b0", num_classes=11)
+    cnn = SegFormer.from_variant("b0", num_classes=11, encoder="cnn")
+    assert isinstance(cnn.encoder, ConvEncoder)
+    x = torch.randn(2, 3, 64, 96)
+    assert [f.shape for f in cnn.encoder(x)] == [f.shape for f in mit.encoder(x)]
+    assert cnn(x).shape == mit(x).shape == (2, 11, 16, 24)
+    # a CNN pixel sees a fixed window: a change in one corner leaves the far corner of stage 1 unchanged
+    cnn.eval()
+    y = x.clone()
+    y[..., :8, :8] += 1.0
+    assert torch.equal(cnn.encoder(x)[0][..., -4:, -4:], cnn.encoder(y)[0][..., -4:, -4:])
+    with pytest.raises(ValueError, match="encoder must be 'mit' or 'cnn', got 'resnet'"):
+        SegFormer.from_variant("b0", encoder="resnet")
+    with pytest.raises(ValueError, match="encoder='cnn' has no positional encoding"):
+        SegFormer.from_variant("b0", encoder="cnn", pos_encoding="learned")

@@ -44,6 +44,7 @@ warm-up, 160k iterations, batch 16, 512x512 crops), and why:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -52,8 +53,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minimodels import profiles
 from minimodels.data.digitworld import SEG_CLASSES, make_scenes
 from minimodels.data.transforms import normalize, random_crop
+from minimodels.flops import count_macs
 from minimodels.layers import count_params
 from minimodels.metrics import confusion_matrix, mean_iou
 from minimodels.recipes.common import (
@@ -342,7 +345,7 @@ def segformer_data(recipe: SegFormerRecipe, split: str, size: int | None = None,
 
 
 def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progress: bool | None = False, log=print,
-                    resume: bool = False, model=None) -> SegFormerResult:
+                    resume: bool = False, model=None, evaluate=None) -> SegFormerResult:
     """Train SegFormer on DigitWorld scenes with ``recipe`` and evaluate it on held-out scenes.
 
     1. data: ``n_train`` training and ``n_test`` held-out test scenes (``segformer_data``);
@@ -357,6 +360,8 @@ def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progres
     refused, naming the fields that differ). log: where log lines go
     (``None``: silent). model: train this SegFormer instead (e.g. one whose encoder was
     pretrained before, see ``make_segformer(recipe, encoder=...)``); it is not pretrained again.
+    evaluate: ``evaluate(model) -> {"miou": ..., ...}`` in place of the held-out scenes' mIoU, for
+    the periodic and final evaluations (the result's ``miou`` is its ``"miou"``).
     """
     t0 = time.perf_counter()
     recipe = recipe or segformer_recipe()
@@ -386,13 +391,14 @@ def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progres
     log(f"segmentation: {config.steps} steps x {config.batch_size} scenes, lr {config.lr:g} "
         f"(head x{config.head_lr_mult:g}), {config.schedule} schedule")
 
-    def evaluate(m):
-        return evaluate_segformer(m, test_images, test_masks, recipe.eval_batch_size)
+    if evaluate is None:
+        def evaluate(m):
+            return evaluate_segformer(m, test_images, test_masks, recipe.eval_batch_size)
 
     history = fit(model, sample_batches(train_images, train_masks, batch_size=config.batch_size, seed=recipe.seed),
                   segformer_loss, config, evaluate=evaluate, resume=resume, log=log, run=run_identity(recipe))
     final = history.evals[-1]
-    return SegFormerResult(model=model, miou=final["miou"], per_class_iou=final["per_class_iou"], history=history,
+    return SegFormerResult(model=model, miou=final["miou"], per_class_iou=final.get("per_class_iou", {}), history=history,
                            images_per_s=history.samples_per_s, wall_time=wall_time(t0, history, pretrain),
                            recipe=recipe, device=device_name(resolve_device(config.device)), pretrain=pretrain,
                            pretrained_encoder=pretrained_encoder)
@@ -406,3 +412,261 @@ def run(profile: str | None = None, out_dir=None, resume: bool = False, progress
     return result.metrics()
 
 
+
+
+# -----------------------------------------------------------------------------------------------
+# Speed: images per second of B0-B5 at the paper's Cityscapes resolutions (Table 2's FPS column)
+# -----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class SegFormerSpeedRecipe:
+    """What a speed measurement of one variant runs: ``variant`` at every short side of
+    ``short_sides`` (Cityscapes is 1:2, so 1024 means 1024x2048), ``num_classes`` outputs, batch 1,
+    inference mode, one untimed warm-up forward, then the fastest of ``repeats`` timed ones. The
+    weights are a fresh initialisation (``seed``): speed does not depend on their values."""
+
+    profile: str = "cpu"
+    variant: str = "b0"
+    short_sides: tuple[int, ...] = (1024, 768, 640, 512)
+    aspect: int = 2  # width = aspect x short side
+    num_classes: int = 19
+    repeats: int = 1
+    seed: int = 0
+
+    def __post_init__(self):
+        self.short_sides = tuple(self.short_sides)
+        if not self.short_sides or any(not isinstance(s, int) or s < 32 for s in self.short_sides):
+            raise ValueError(f"short_sides must be ints >= 32, got {self.short_sides}")
+        if not isinstance(self.repeats, int) or self.repeats < 1:
+            raise ValueError(f"repeats must be an int >= 1, got {self.repeats!r}")
+
+
+# The paper's sides on cpu (a B5 forward at 1024x2048 takes about half a minute on two cores);
+# smoke checks the wiring on tiny inputs.
+_SPEED_PROFILES = {"smoke": dict(short_sides=(64, 32)), "cpu": dict(), "gpu": dict(repeats=5)}
+
+
+def segformer_speed_recipe(profile: str | None = None, **overrides) -> SegFormerSpeedRecipe:
+    """The speed measurement of ``profile`` (default: the active profile), with ``overrides``."""
+    return build_recipe(SegFormerSpeedRecipe, _SPEED_PROFILES, profile, overrides)
+
+
+@torch.no_grad()
+def measure_segformer_speed(recipe: SegFormerSpeedRecipe, device="auto") -> dict:
+    """Images per second and GMACs (``count_macs``, the paper's convention) of ``recipe.variant``
+    at each short side: ``{"fps_1024": ..., "gmacs_1024": ..., ...}``."""
+    device = resolve_device(device)
+    torch.manual_seed(recipe.seed)
+    model = SegFormer.from_variant(recipe.variant, num_classes=recipe.num_classes).to(device).eval()
+    out = {}
+    for side in recipe.short_sides:
+        x = torch.rand(1, 3, side, recipe.aspect * side, device=device)
+        out[f"gmacs_{side}"] = count_macs(model, x) / 1e9
+        model(x)  # warm-up: kernels chosen, buffers allocated
+        times = []
+        for _ in range(recipe.repeats):
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            model(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+        out[f"fps_{side}"] = 1.0 / min(times)
+    return out
+
+
+# -----------------------------------------------------------------------------------------------
+# Table 1c: Mix-FFN vs a learned positional encoding when the test input grows
+# -----------------------------------------------------------------------------------------------
+
+
+def mosaic_2x2(images: torch.Tensor, masks: torch.Tensor):
+    """Tile groups of four scenes (N, 3, H, W) / (N, H, W) into N // 4 images of twice the height
+    and width: digits keep their pixel size and the extent doubles, as from a training crop
+    to a whole Cityscapes image."""
+    n, _, H, W = images.shape
+    n -= n % 4
+    if n == 0:
+        raise ValueError(f"need at least 4 scenes to tile, got {images.shape[0]}")
+    im = images[:n].reshape(n // 4, 2, 2, 3, H, W).permute(0, 3, 1, 4, 2, 5).reshape(n // 4, 3, 2 * H, 2 * W)
+    ma = masks[:n].reshape(n // 4, 2, 2, H, W).permute(0, 1, 3, 2, 4).reshape(n // 4, 2 * H, 2 * W)
+    return im, ma
+
+
+def resolution_test_set(recipe: SegFormerRecipe, n: int | None = None):
+    """Held-out images for the resolution curve: 2x2 mosaics of ``n`` (default ``n_test``) test
+    scenes of the recipe's scene size, so ``2 * scene_size`` px; a test size ``s`` is the top-left
+    ``s x s`` crop of each (up to ``scene_size`` it lies inside one scene)."""
+    return mosaic_2x2(*segformer_data(dataclasses.replace(recipe, n_test=n or recipe.n_test), "test"))
+
+
+def resolution_curve(model, images: torch.Tensor, masks: torch.Tensor, sizes, window: int,
+                     batch_size: int = 64) -> dict:
+    """mIoU at each test size ``s`` (the top-left ``s x s`` of ``images``) two ways, the two
+    protocols of Table 1c: ``whole_s``, the whole input at once (a learned PE is interpolated to
+    the larger grid), and ``sliding_s``, windows of the training size ``window`` (the model never
+    sees another size). At ``s == window`` the two are the same input."""
+    out = {}
+    for s in sizes:
+        if not window <= s <= min(images.shape[-2:]):
+            raise ValueError(f"test sizes must lie between the window {window} and the images' side "
+                             f"{min(images.shape[-2:])}, got {s}")
+        im, ma = images[..., :s, :s], masks[..., :s, :s]
+        out[f"whole_{s}"] = evaluate_segformer(model, im, ma, batch_size)["miou"]
+        out[f"sliding_{s}"] = (out[f"whole_{s}"] if s == window else
+                               evaluate_segformer(model, im, ma, batch_size, window=window)["miou"])
+    return out
+
+
+# Both arms train on image_size crops of scene_size scenes (as Cityscapes runs train on 768x768
+# crops of 1024x2048 images) and are tested on inputs from the training size up to twice the scene.
+# The PE arm learns segmentation far more slowly (no 3x3 convolution in its blocks: it has to learn
+# which tokens are neighbours), so it trains longer, and both arms are measured along the way: the
+# comparison is made at equal accuracy at the training size, not at equal steps. Its PE is drawn at
+# std 1 (at 0.02 it starts as 2% of a token leaving a LayerNorm, and learns slower still).
+_TABLE_1C = {
+    "smoke": dict(image_size=32, scene_size=64, n_test=8, train=dict(eval_every=2)),
+    "cpu": dict(image_size=64, scene_size=128, n_train=4000, n_test=60,
+                train=dict(steps=1500, eval_every=150, log_every=0)),
+    "gpu": dict(image_size=96, scene_size=192, n_train=8000, n_test=200,
+                train=dict(steps=4000, eval_every=400, log_every=0)),
+}
+_TABLE_1C_PROFILES = extend_profiles(_SEGFORMER_PROFILES, _TABLE_1C)
+TABLE_1C_PE_STEPS = {"smoke": 1, "cpu": 3, "gpu": 3}  # the PE arm's steps, as a multiple of Mix-FFN's
+
+
+def table_1c_recipe(profile: str | None = None, pos_encoding: str = "mixffn", **overrides) -> SegFormerRecipe:
+    """One arm of Table 1c: ``pos_encoding="mixffn"`` (the paper's encoder) or ``"learned"`` (plain
+    FFNs and a learned PE, trained ``TABLE_1C_PE_STEPS`` times longer, evaluated as often)."""
+    if pos_encoding not in ("mixffn", "learned"):
+        raise ValueError(f"pos_encoding must be 'mixffn' or 'learned', got {pos_encoding!r}")
+    profile = profile or profiles.current()
+    recipe = build_recipe(SegFormerRecipe, _TABLE_1C_PROFILES, profile, {}, merged=("model_overrides", "scene"))
+    arm = {"model_overrides": {"pos_encoding": pos_encoding}}
+    if pos_encoding == "learned":
+        arm["model_overrides"]["pe_init_std"] = 1.0
+        k = TABLE_1C_PE_STEPS[recipe.profile]
+        arm["train"] = dict(steps=k * recipe.train.steps, eval_every=k * recipe.train.eval_every)
+    for key, value in overrides.items():  # the caller's overrides win, merged like the arm's
+        arm[key] = {**arm.get(key, {}), **value} if isinstance(value, dict) and key in arm else value
+    return build_recipe(SegFormerRecipe, _TABLE_1C_PROFILES, profile, arm, merged=("model_overrides", "scene"))
+
+
+def table_1c_sizes(recipe: SegFormerRecipe) -> tuple[int, ...]:
+    """The test sizes of the resolution curve: the training crop, 1.5x, the scene (2x), 3x, 4x."""
+    s = recipe.image_size
+    return (s, 3 * s // 2, 2 * s, 3 * s, 4 * s) if recipe.scene_size == 2 * s else (s, recipe.scene_size)
+
+
+def _by_multiple(curve: dict, sizes, crop: int) -> dict:
+    """``whole_s`` / ``sliding_s`` renamed by multiples of the crop (``whole_x1.5``), plus ``change_xK``."""
+    out = {}
+    for s in sizes:
+        k = f"x{s / crop:g}"
+        out[f"whole_{k}"], out[f"sliding_{k}"] = curve[f"whole_{s}"], curve[f"sliding_{s}"]
+        out[f"change_{k}"] = out[f"whole_{k}"] - out[f"sliding_{k}"]
+    return out
+
+
+def run_table_1c(recipe: SegFormerRecipe, log=None) -> dict:
+    """Train one Table 1c arm and measure it on held-out mosaics. Sizes are named as multiples of
+    the training crop (``x1.5`` = 1.5 times its side): ``whole_xK`` and ``sliding_xK`` per size and
+    ``change_xK = whole_xK - sliding_xK`` (Table 1c compares exactly these two protocols on the same
+    images), at the end of training; ``miou`` is ``whole_x1``, the accuracy at the training size.
+    Along the way, at every ``train.eval_every`` steps, ``trajectory_step``, ``trajectory_whole_x1``
+    and ``trajectory_change_x2`` (lists): how the change at the scene size moves as the arm learns."""
+    images, masks = resolution_test_set(recipe)
+    crop = recipe.image_size
+    sizes = table_1c_sizes(recipe)
+
+    def evaluate(model):
+        curve = _by_multiple(resolution_curve(model, images, masks, (crop, sizes[2]), crop, recipe.eval_batch_size),
+                             (crop, sizes[2]), crop)
+        return {"miou": curve["whole_x1"], **curve}
+
+    result = train_segformer(recipe, log=log, evaluate=evaluate)
+    out = _by_multiple(resolution_curve(result.model, images, masks, sizes, crop, recipe.eval_batch_size), sizes, crop)
+    evals = result.history.evals
+    out.update(miou=out["whole_x1"], train_time_s=result.history.train_time,
+               trajectory_step=[float(e["step"]) for e in evals],
+               trajectory_whole_x1=[e["whole_x1"] for e in evals],
+               trajectory_change_x2=[e["change_x2"] for e in evals])
+    return out
+
+
+# -----------------------------------------------------------------------------------------------
+# Effective receptive fields (the paper's Figure 3): MiT next to a CNN of similar cost
+# -----------------------------------------------------------------------------------------------
+
+
+def effective_receptive_fields(model: SegFormer, images: torch.Tensor, seed: int = 0) -> dict:
+    """Effective receptive field (Luo et al., 2016) of the centre pixel of stage 1, stage 4 and
+    the decoder's fused features F: ``{"stage 1" | "stage 4" | "decoder F": (H, W) map}``, the
+    mean over ``images`` (in [0, 1]) and colours of |d(u . feature vector) / d(input)|, with ``u``
+    a fixed random direction per map (a plain channel sum is constant after a LayerNorm, with zero
+    gradient). The model's copy runs in eval mode; ``model`` is left as it was."""
+    model = copy.deepcopy(model).eval()
+    g = torch.Generator().manual_seed(seed)
+    grabbed = {}
+    hook = model.decoder.act.register_forward_hook(lambda mod, inp, out: grabbed.__setitem__("F", out))
+    try:
+        x = normalize(images).requires_grad_(True)
+        feats = model.encoder(x)
+        model.decoder(feats)
+    finally:
+        hook.remove()
+    maps = {"stage 1": feats[0], "stage 4": feats[-1], "decoder F": grabbed["F"]}
+    erfs = {}
+    for name, fmap in maps.items():
+        h, w = fmap.shape[-2:]
+        u = torch.randn(fmap.shape[1], generator=g)
+        (grad,) = torch.autograd.grad((fmap[:, :, h // 2, w // 2] @ u).sum(), x, retain_graph=True)
+        erfs[name] = grad.abs().mean(dim=(0, 1))
+    return erfs
+
+
+def erf_mass_within(erf: torch.Tensor, radii) -> list[float]:
+    """Share of an ERF map's gradient mass within each Chebyshev radius (px) of the image centre:
+    how far from the output pixel the input still matters."""
+    H, W = erf.shape
+    ys = (torch.arange(H) - H // 2).abs()[:, None]
+    xs = (torch.arange(W) - W // 2).abs()[None, :]
+    dist = torch.maximum(ys, xs)
+    total = erf.sum()
+    return [float(erf[dist <= r].sum() / total) for r in radii]
+
+
+def erf_radius(erf: torch.Tensor, share: float = 0.9) -> int:
+    """Smallest Chebyshev radius (px) around the centre holding ``share`` of the ERF's mass."""
+    radii = range(max(erf.shape))
+    return next(r for r, m in zip(radii, erf_mass_within(erf, radii)) if m >= share)
+
+
+# MiT-B0 and a CNN of the same layout and similar cost (encoder="cnn": 4.0M parameters and 109 MMACs
+# at 96 px, against MiT-B0's 3.3M and 77M), each pretrained on digits and trained on the scenes with
+# the ablation schedule, then measured on held-out scenes.
+def erf_recipe(profile: str | None = None, encoder: str = "mit", **overrides) -> SegFormerRecipe:
+    """The receptive-field comparison's arm: the ablation recipe with ``encoder`` "mit" or "cnn"."""
+    model = {**overrides.pop("model_overrides", {}), "encoder": encoder}
+    return segformer_ablation_recipe(profile, model_overrides=model, **overrides)
+
+
+ERF_RADII = (2, 4, 8, 12, 16, 24, 32, 48)  # px, on the recipe's test scenes
+
+
+def run_erf(recipe: SegFormerRecipe, n_images: int = 16, log=None) -> dict:
+    """Train one arm and measure its effective receptive fields on ``n_images`` held-out scenes:
+    ``radius90_<map>`` (px holding 90% of the mass), ``mass_r<r>_<map>`` at each of ``ERF_RADII``,
+    and the arm's ``miou``. Maps: ``stage1``, ``stage4``, ``decoder``."""
+    result = train_segformer(recipe, log=log)
+    images, _ = segformer_data(recipe, "test", n=n_images)
+    erfs = effective_receptive_fields(result.model, images, seed=recipe.seed)
+    out = {"miou": result.miou, "train_time_s": result.history.train_time}
+    for name, erf in erfs.items():
+        key = {"stage 1": "stage1", "stage 4": "stage4", "decoder F": "decoder"}[name]
+        out[f"radius90_{key}"] = float(erf_radius(erf))
+        for r, m in zip(ERF_RADII, erf_mass_within(erf, ERF_RADII)):
+            out[f"mass_r{r}_{key}"] = m
+    return out
