@@ -114,7 +114,7 @@ PAPER_E = (8, 8, 4, 4)  # Table 6: Mix-FFN expansion ratio of each stage
 #
 # Let us put numbers on the first two at the paper's ADE20K size, 512x512.
 
-# %%
+# %% tags=["hide-input"]
 H = W = 512
 VIT_PATCH, VIT_DIM = 16, 768  # ViT-B/16 (Dosovitskiy et al. 2021)
 b0 = VARIANTS["b0"]
@@ -131,7 +131,7 @@ print_table(rows, ["encoder", "stage", "scale", "grid", "tokens", "channels"])
 # problem bites. Self-attention costs two matrix products per layer, Q K^T and A V, each
 # `N x N_kv x C` multiply-accumulates (MACs), and stores an `N x N_kv` matrix per head:
 
-# %%
+# %% tags=["hide-input"]
 def attention_macs(n_q: int, n_kv: int, dim: int) -> int:
     """MACs of Q K^T plus A V (summed over heads: the head dims add up to dim)."""
     return 2 * n_q * n_kv * dim
@@ -160,7 +160,7 @@ print_table(rows, ["attention", "queries N", "keys N_kv", "C", "GMACs", "matrix 
 # on a textured canvas, the data of notebook 02). The grid lines show the stride of each
 # token grid.
 
-# %%
+# %% tags=["hide-input"]
 scene, _ = make_scenes(1, 128, seed=0, split="test", noise=0.0)  # no pixel noise: a lighter figure
 fig, axes = plt.subplots(1, 5, figsize=(15, 3.6), constrained_layout=True)
 panels = [(f"ViT-B/16: the only grid (1/{VIT_PATCH})", VIT_PATCH)]
@@ -223,7 +223,13 @@ print("stage 1, first block:", encoder.blocks[0][0])
 # window share with its right neighbour? (Three.) The deck's worked example is the output-size formula
 # with input 8, K = 3, S = 2, P = 1: floor(7 / 2) + 1 = 4.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Which pixels each token sees
+#
+# For every pixel of a 16x16 image, count the tokens whose window covers it: without
+# overlap (ViT's K = S = 4) and with it (MiT's stage 1, K = 7, S = 4, P = 3).
+
+# %% tags=["hide-input"]
 def coverage(size: int, K: int, S: int, P: int) -> torch.Tensor:
     """How many output tokens see each input pixel: the gradient of the sum of a
     ones-kernel convolution with respect to its input."""
@@ -241,7 +247,7 @@ rows = [
 print("16x16 pixels, by the number of tokens that see them")
 print_table(rows, ["patch merging", "1 token", "2 tokens", "4 tokens"])
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(13, 4.3), constrained_layout=True)
 colours = ["tab:red", "tab:blue", "tab:green"]
 for ax, (title, K, S, P) in zip(axes[:2], [("non-overlapping: K=S=4", 4, 4, 0), ("overlapping: K=7, S=4, P=3", 7, 4, 3)]):
@@ -289,10 +295,11 @@ print("formula: conv_out(8, K=3, S=2, P=1) =", conv_out(8, K=3, S=2, P=1))
 torch.manual_seed(0)
 merge = OverlapPatchEmbed(in_channels=3, embed_dim=16, patch_size=3, stride=2)
 tokens, h, w = merge(torch.randn(1, 3, 8, 8))
-print(f"OverlapPatchEmbed(K=3, S=2) on 8x8: map {h}x{w}, tokens {tuple(tokens.shape)} = (B, h*w, C)")
+print(f"OverlapPatchEmbed(K=3, S=2) on 8x8: map {h}x{w},",
+      f"tokens {tuple(tokens.shape)} = (B, h*w, C)")
 assert (h, w) == (conv_out(8, 3, 2, 1),) * 2 == (4, 4)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### Stage sizes, for a square and for an odd image
 #
 # With P = K // 2, the formula gives ceil(in / S) for both 7/4/3 and 3/2/1, so stage i
@@ -365,7 +372,7 @@ print("stage-1 windows on a 16-pixel row start at", starts, "- 4 apart, 7 wide: 
 # divides the *sequence length*; the code's `sr_ratio` = 8, 4, 2, 1 is the *side* of the strided
 # convolution, and R = sr_ratio^2. Let the room find it in the table before moving on.
 
-# %%
+# %% tags=["hide-input", "appendix"]
 rows = [(i + 1, R, sr, sr * sr, "yes" if sr * sr == R else "NO") for i, (R, sr) in enumerate(zip(PAPER_R, b0.sr_ratios))]
 print_table(rows, ["stage", "paper R", "code sr_ratio", "sr^2", "R == sr^2"])
 assert all(sr * sr == R for R, sr in zip(PAPER_R, b0.sr_ratios))
@@ -380,7 +387,7 @@ show_source(EfficientSelfAttention)
 # package's `sr` convolution. If the map's side is not a multiple of sr, the convolution
 # drops the last rows and columns (floor); the function does the same.
 
-# %%
+# %% tags=["hide-input"]
 def reduce_by_reshape(x, H, W, sr, weight, bias):
     """Eq. 2: Reshape(N/R, C*R) over sr x sr windows, then Linear(C*R, C)."""
     B, N, C = x.shape
@@ -410,7 +417,7 @@ assert torch.allclose(by_conv, by_reshape, atol=1e-5)
 # row-major sequence groups R **consecutive** tokens - for a 32x32 map and R = 64, two whole
 # rows - not an 8x8 square. The keys then come out different:
 
-# %%
+# %% tags=["hide-input"]
 Hs = Ws = 32
 xs = torch.randn(1, Hs * Ws, 32)
 with torch.no_grad():
@@ -432,7 +439,7 @@ fig.suptitle("Which 64 tokens become one key (32x32 token map, R = 64): one colo
 print("groups:", int(window_id.max()) + 1, "windows vs", int(raster_id.max()) + 1, "row strips")
 show(fig, "reduction_groups")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### Attention from the equation vs the package
 #
 # Now the whole attention written from Eq. 1-2 with explicit matrices - queries, the
@@ -476,7 +483,7 @@ print_table(rows, ["stage", "map", "queries N", "heads", "sr", "keys N/R", "naiv
 # silently leaves the last 5 token rows and 6 columns out of the keys (they still ask
 # queries). With sizes that are multiples of 32 nothing is lost.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### O(N^2) -> O(N^2 / R), counted
 #
 # `minimodels.flops.count_macs` counts multiply-accumulates of a real forward pass (on
@@ -570,7 +577,7 @@ def best_ms(fn, repeats: int) -> float:
     return min(times)
 
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 SIZES = profiles.pick(smoke=[64, 128, 192], cpu=[64, 128, 192, 256, 320, 384], gpu=[128, 256, 384, 512, 640, 768])
 REPEATS = profiles.pick(smoke=5, cpu=5, gpu=10)
 variants = {
@@ -604,7 +611,7 @@ print_table(rows, ["image", "N", "ms s8", "ms s1", "ms s8 naive", "ms s1 naive",
 assert gmacs[1][-1] > 1.5 * gmacs[8][-1]
 assert results["sr=1, naive"]["mib"][-1] > 10 * results["sr=8, naive"]["mib"][-1]
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.3), constrained_layout=True)
 axes[0].plot(tokens, gmacs[8], "o-", color="tab:blue", label="sr=8 (R=64)")
 axes[0].plot(tokens, gmacs[1], "o-", color="tab:red", label="sr=1 (no reduction)")
@@ -648,13 +655,13 @@ show(fig, "attention_cost_measured")
 # The conv comes *before* the GELU. The residual `+ x_in` and the LayerNorm in front are in
 # `MiTBlock`.
 
-# %%
+# %% tags=["appendix"]
 show_source(MixFFN)
 
 # %%
 show_source(MiTBlock.forward)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### Q: "E is 8 in the paper's Table 6, 4 in the code?"
 #
 # Table 6 lists expansion ratios E = 8, 8, 4, 4; the official code uses 4, 4, 4, 4, and
@@ -662,7 +669,7 @@ show_source(MiTBlock.forward)
 # Parameter counts under both settings, against the paper's Table 1a (encoder) and
 # Table 2 (whole model):
 
-# %%
+# %% tags=["hide-input"]
 rows, e_counts = [], {}
 for name in VARIANTS:
     counts = []
@@ -710,7 +717,7 @@ print(counts.numpy())
 # with the first stage of B0 on a blank grey image. Below, the distance of each output
 # token from the centre token's output: zero means "indistinguishable from the centre".
 
-# %%
+# %% tags=["hide-input"]
 torch.manual_seed(0)
 ffn = MixFFN(dim=32, hidden_dim=128).eval()
 side = 16
@@ -736,7 +743,7 @@ print("B0 stage 1 on a blank image: every border token differs from the centre:"
 assert d_ffn[~ring].max() < 1e-5 < 1e-4 < d_ffn[ring].min()
 assert d_stage[ring].min() > 1e-3
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(14, 4.3), constrained_layout=True)
 im0 = axes[0].imshow(counts.numpy(), cmap="viridis")
 for (r, c), v in zip(torch.cartesian_prod(torch.arange(6), torch.arange(6)).tolist(), counts.flatten().tolist()):
@@ -761,7 +768,7 @@ show(fig, "zero_padding_position")
 # one token further in. Attention then lets any token read these marks. That is the
 # paper's argument: enough positional information, and nothing tied to a resolution.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### The alternative: a positional encoding tied to one resolution
 #
 # A learned (or fixed) positional encoding has one vector per position of the *training*
@@ -793,7 +800,7 @@ print(f"learned PE: {n_pe:,} parameters, {n_pe / count_params(meta_model('b0').e
 # Trace a 512x512 image and the odd 500x375 one through MiT-B0. Forward hooks record what
 # each stage really sees: the token map, the number of queries and of keys/values.
 
-# %%
+# %% tags=["hide-input"]
 def trace(encoder, height, width):
     kv_tokens = {}
     hooks = [
@@ -824,7 +831,7 @@ print_table(rows_512 + rows_odd, ["image", "stage", "output (B, C, H, W)", "scal
 # lengths are small in every stage (256, 256, 256, 256 at 512x512 - R keeps them equal).
 # Stage 4 uses full attention (R = 1) on 16x16 tokens: that is the "global" view.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### Q: "Why are the logits H/4, and where do they get upsampled?"
 #
 # The decoder fuses the four maps at stage 1's size, so it predicts at 1/4 of the image:
@@ -845,18 +852,18 @@ record(NB, "logits of a 500x375 image (B0)", f"{logits_odd.shape[-2]}x{logits_od
 # B0-B5 share heads, reductions and patch sizes; they differ in width (B0 is narrower) and
 # depth (mostly of stage 3). `VARIANTS` holds their configs:
 
-# %%
+# %% tags=["hide-input"]
 rows = [(name.upper(), c.embed_dims, c.depths, c.num_heads, c.sr_ratios, c.mlp_ratio, c.decoder_dim) for name, c in VARIANTS.items()]
 print_table(rows, ["variant", "channels C_i", "blocks L_i", "heads", "sr (R = sr^2)", "E", "decoder C"])
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### Parameters per variant
 #
 # Counted on the package's models (150 classes) - the models are built on the `meta`
 # device, which gives every weight its shape without allocating it. Paper columns are the
 # paper's own figures: Table 1a for encoder and decoder, Table 2 for the whole model.
 
-# %%
+# %% tags=["hide-input"]
 param_rows, params = [], {}
 for name in VARIANTS:
     m = meta_model(name)
@@ -885,7 +892,7 @@ b0_meta = meta_model("b0")
 by_module = macs_by_module(b0_meta, meta_image(512, 512), depth=3)
 print_table(breakdown_rows(by_module), BREAKDOWN_HEADERS)
 
-# %%
+# %% tags=["hide-input"]
 parts = {"patch merging": 0, "attention: reduction conv + norm": 0, "attention: q, kv, proj": 0,
          "attention: Q K^T and A V": 0, "Mix-FFN: fc1 + fc2": 0, "Mix-FFN: 3x3 dwconv": 0}
 for path, macs in macs_by_module(b0_meta, meta_image(512, 512), depth=None).items():
@@ -915,13 +922,13 @@ print_table([(k, round(v / 1e9, 3), f"{100 * v / enc_total:.1f}%") for k, v in p
 # encoder - the "lightweight" decoder is light in parameters, not in FLOPs at B0 scale
 # (notebook 02).
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### FLOPs per variant, against Table 1a
 #
 # The paper's "FLOPs" are MACs of the whole model (150 classes) at 512x512 on ADE20K, but
 # B5's ADE20K figure is at 640x640 (its 512x512 count is the COCO-Stuff column).
 
-# %%
+# %% tags=["hide-input"]
 flop_rows, gmacs_ade = [], {}
 for name in VARIANTS:
     size = 640 if name == "b5" else 512
@@ -931,7 +938,7 @@ for name in VARIANTS:
 print_table(flop_rows, ["variant", "input", "GMACs (ours)", "paper GFLOPs (T1a, ADE20K)", "difference"])
 assert all(abs(gmacs_ade[n] / PAPER_TABLE1A[n]["ade"] - 1) < 0.005 for n in VARIANTS)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### Q: "Why do my FLOPs differ from the paper's?"
 #
 # Four usual reasons, each measured here on B0:
@@ -987,7 +994,7 @@ print_table(rows, ["count", "ours", "paper (T1a)"])
 # columns are the paper's literals. Each pair is also logged with `report.record` for
 # `make run`'s summary.
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for name in VARIANTS:
     enc, dec = params[name]
@@ -1022,13 +1029,17 @@ print("results logged:", NB)
 #
 # 1. Zero padding tells a token that it is near the border - but how does a token in the
 #    middle of a 1024x2048 image know where it is? Does it need to, for segmentation?
-# 2. The reduction conv floors: at 500x375 stage 1 drops 5 rows and 6 columns from the keys.
-#    Does that matter? How would you avoid it (padding, adaptive pooling as in PVTv2)?
-# 3. Fused attention kernels remove the memory argument for R. Would you still use R = 64 in
+# 2. Fused attention kernels remove the memory argument for R. Would you still use R = 64 in
 #    2025, or full attention with flash attention at stage 1? What does the MAC count say?
-# 4. The paper's Eq. 2 is a 1-D reshape; the code is a 2-D strided conv. Which one would a
-#    reader reimplementing from the paper write, and how would they find out?
-# 5. At B0 scale the "lightweight" decoder costs more MACs than the encoder. Is it still
+# 3. At B0 scale the "lightweight" decoder costs more MACs than the encoder. Is it still
 #    fair to call it lightweight? (Notebook 02 measures the decoder width C.)
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
+# ### More questions for discussion
+#
+# 4. The reduction conv floors: at 500x375 stage 1 drops 5 rows and 6 columns from the keys.
+#    Does that matter? How would you avoid it (padding, adaptive pooling as in PVTv2)?
+# 5. The paper's Eq. 2 is a 1-D reshape; the code is a 2-D strided conv. Which one would a
+#    reader reimplementing from the paper write, and how would they find out?
 # 6. Table 1c's PE baseline interpolates a learned PE. Would a relative or sinusoidal
 #    encoding have closed the gap without the convolution?
