@@ -168,7 +168,7 @@ print(f"profile: {profiles.current()}   torch {torch.__version__}   threads: {to
 #
 # The seed's arithmetic, checked by the package's own functions:
 
-# %%
+# %% tags=["hide-input"]
 span = clip_span(PAPER_PIPELINE["num_frames"], PAPER_PIPELINE["stride"])
 rows = [
     ("raw frames in a 10 s video at 30 fps", SEED["video_s"] * SEED["fps"], 300),
@@ -197,7 +197,7 @@ assert [short_side_size(*SEED["frame"], s) for s in (256, 320)] == list(SEED["re
 # 48 frames of 96x128 - so every size below is scaled down from the paper's, and the setting is printed
 # next to the paper's.
 
-# %%
+# %% tags=["hide-input"]
 SAMPLES = Path(minimodels.__file__).resolve().parent.parent / "data_samples" / "kinetics"
 dataset = KineticsFolder(SAMPLES, "train")
 path, label = dataset.samples[0]
@@ -218,7 +218,7 @@ report.print_table(rows, ["setting", "paper (32 frames of 224x224)", "ours (48 f
 # `torch.Generator`. To see *what* a random step chose, we replay the generator (a copy in the same state
 # draws the same numbers) and check that the choice explains the output exactly.
 
-# %%
+# %% tags=["hide-input"]
 g = torch.Generator().manual_seed(0)
 steps = []
 idx = sample_clip_indices(len(frames), OURS["num_frames"], OURS["stride"], generator=g)
@@ -259,7 +259,7 @@ assert same
 # time and a view is one clip seen through one spatial crop: 4 clips x 3 crops (left, centre, right)
 # = 12 views. Say it once explicitly; the rest of the deck relies on it.
 
-# %%
+# %% tags=["hide-input"]
 test_views = VideoTestViews(OURS["num_frames"], OURS["stride"], OURS["test_short_side"], OURS["crop"],
                             OURS["temporal_views"], OURS["spatial_views"])
 views = test_views(frames)
@@ -284,7 +284,10 @@ one_view = sample_clip_indices(250, 128, 2, start=0, pad="last")
 print(f"paper scale, 250 frames: clip starts {paper_starts.tolist()}, the 4 clips span {covered.float().mean():.0%} of the video; "
       f"one 128-frame view at stride 2 spans {clip_span(128, 2)} frames (frames {one_view[0].item()}..{one_view[-1].item()})")
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### One training view and the 12 test views, drawn
+
+# %% tags=["hide-input"]
 def to_image(clip_or_frame):
     """(C, H, W) in [-1, 1] or [0, 1] -> (H, W, C) in [0, 1] for imshow."""
     x = clip_or_frame
@@ -334,7 +337,7 @@ for a in fig.axes[1:]:
 fig.suptitle(f"{path.name} ({dataset.classes[label]}): one training view and the test views", fontsize=12)
 show(fig, "clips_and_crops")
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(3, 4, figsize=(10, 7.8), constrained_layout=True)
 for k in range(len(views)):
     ax = axes[k % 3, k // 3]
@@ -361,7 +364,7 @@ show(fig, "test_views")
 # `multi_view_predict(model, views, average=...)` runs the views through a model and averages. A random
 # ViViT (its head drawn with std 1, so that its scores are far from uniform) on our 12 views:
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 torch.manual_seed(0)
 view_model = ViViT(ViViTConfig(num_frames=16, image_size=64, tubelet=(2, 16, 16), hidden_dim=48, depth=2,
                                num_heads=4, mlp_dim=96, num_classes=5)).eval()
@@ -385,7 +388,7 @@ assert torch.allclose(mean_softmax.sum(), torch.tensor(1.0)) and mean_logits.sha
 # (a probability near 0) vetoes it. They usually agree; here is a case built to make them disagree -
 # 11 views mildly prefer class 0, one view is certain of class 1:
 
-# %%
+# %% tags=["hide-input"]
 votes = torch.tensor([[1.0, 0.0, 0.0]] * 11 + [[0.0, 15.0, 0.0]])  # logits of 12 views, 3 classes
 
 
@@ -418,13 +421,13 @@ with torch.no_grad():  # the same identity on the random model's 12 views
 # With $t = 1$ the two are the same thing (the frames sampled beforehand by the clip sampler).
 # `TubeletEmbedding` is that 3D convolution:
 
-# %%
+# %% tags=["appendix"]
 report.show_source(TubeletEmbedding)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Token counts for the paper's 32 frames of 224x224 with 16x16 patches:
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for t in (1, 2, 4, 8):
     cfg = variant_config(f"B/16x{t}", num_frames=32, image_size=224)
@@ -444,7 +447,7 @@ report.print_table(rows, ["variant", "embedding", "t x h x w", "n_t", "n_h", "n_
 # with $t = 1$ every frame has its own tokens; with $t = 2$ one token covers the same patch in two
 # consecutive frames.
 
-# %%
+# %% tags=["hide-input"]
 PATCH = 16
 fig, axes = plt.subplots(2, 6, figsize=(14, 5.2), constrained_layout=True)
 colours = ["tab:blue", "cyan", "lime", "white", "magenta", "yellow"]
@@ -465,7 +468,7 @@ for row, t in enumerate((1, 2)):
 fig.suptitle("Which pixels go into token (n_t, row 1, column 2): one colour = one token", fontsize=12)
 show(fig, "tubelets")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # Checked on the real module, with its random weights $E$ (shape $(d, C, t, h, w)$):
 #
 # - $t = 1$: the 3D convolution is the 2D patch embedding with kernel $E_{:,:,0}$ applied to every frame;
@@ -508,7 +511,7 @@ except ValueError as err:
 # attention product $\text{softmax}(QK^\top/\sqrt{d_h})V$ (the `attend` call: its input is the query
 # tensor, (batch, heads, sequence, $d_h$)).
 
-# %%
+# %% tags=["hide-input"]
 TINY = dict(num_frames=8, image_size=24, tubelet=(2, 8, 8), hidden_dim=48, depth=2, num_heads=4, mlp_dim=96, num_classes=10)
 GRID = (4, 3, 3)
 x_tiny = torch.randn(2, 3, 8, 24, 24, generator=torch.Generator().manual_seed(1))
@@ -566,11 +569,11 @@ def traced_input(rows, step):
 # other, across space and time. It is ViT on a longer sequence; its cost is quadratic in $N$. The
 # `Encoder` (shared by every model here) and its `Block`:
 
-# %%
+# %% tags=["appendix"]
 report.show_source(Encoder.forward)
 report.show_source(Block)
 
-# %%
+# %% tags=["hide-input"]
 m1 = tiny_vivit(1)
 rows, _ = trace(m1, x_tiny, ["tubelet_embed", "encoder.pos_embed", "encoder.blocks.0.attn", "encoder.blocks.0", "encoder", "head"], {
     "tubelet_embed": "(B, C, T, H, W) -> tokens on their grid (B, n_t, n_h, n_w, d)",
@@ -592,10 +595,10 @@ assert traced_input(rows, "encoder.blocks.0.attn.attend") == "(2, 4, 37, 12)"  #
 # $[h_1, \ldots, h_{n_t}]$. Space and time meet only at the end. With $L_t = 0$ there is no temporal
 # transformer: the $h_i$ are averaged - the paper's **average-pool baseline** (Table 2, last row).
 
-# %%
+# %% tags=["appendix"]
 report.show_source(FactorisedEncoder)
 
-# %%
+# %% tags=["hide-input"]
 m2 = tiny_vivit(2, temporal_layers=1)
 rows, _ = trace(m2, x_tiny, ["tubelet_embed", "encoder.spatial.blocks.0.attn", "encoder.spatial", "encoder.temporal.pos_embed",
                              "encoder.temporal.blocks.0.attn", "encoder.temporal", "head"], {
@@ -634,10 +637,10 @@ with torch.no_grad():
 # 시간 -> 공간을 하던 성능은 비슷했다" - space then time or time then space performs alike (the paper says so;
 # this package does space first, the official code time first by default).
 
-# %%
+# %% tags=["appendix"]
 report.show_source(FactorisedSelfAttentionBlock)
 
-# %%
+# %% tags=["hide-input"]
 m3 = tiny_vivit(3)
 rows, _ = trace(m3, x_tiny, ["tubelet_embed", "encoder.blocks.0.attn", "encoder.blocks.0.temporal_attn", "encoder.blocks.0.mlp",
                              "encoder.blocks.0", "encoder", "head"], {
@@ -679,10 +682,10 @@ assert traced_input(rows, "encoder.blocks.0.temporal_attn.attend") == "(18, 4, 4
 # take this slide slowly. One sentence: Model 1's weights, but half of the heads attend within the
 # query's frame and half along its spatial position through time. Then show "Who attends to whom".
 
-# %%
+# %% tags=["appendix"]
 report.show_source(FactorisedDotProductAttention)
 
-# %%
+# %% tags=["hide-input"]
 m4 = tiny_vivit(4)
 rows, _ = trace(m4, x_tiny, ["tubelet_embed", "encoder.blocks.0.attn.qkv", "encoder.blocks.0.attn", "encoder.blocks.0.attn.proj",
                              "encoder", "head"], {
@@ -696,7 +699,7 @@ report.print_table(rows, TRACE_HEADERS)
 attends = [r for r in rows if r[0].endswith(".attend")]
 assert [a[2] for a in attends] == ["(18, 2, 4, 12)", "(8, 2, 9, 12)"]  # (B*S, h/2, n_t, d_h), (B*n_t, h/2, S, d_h)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### Model 4 from its definition
 #
 # Written here straight from the equations - per head, scaled dot-product attention over all $N$ tokens
@@ -752,7 +755,7 @@ assert same_as_m4 and not same_as_m1
 # `attention_pattern(model, n_t, n_h, n_w)` gives, per kind of attention layer, the $N \times N$ matrix of
 # allowed (query, key) pairs, tokens in $(t, h, w)$ order. For our 4 x 3 x 3 grid (CLS tokens left out):
 
-# %%
+# %% tags=["hide-input"]
 patterns = {m: attention_pattern(m, *GRID) for m in MODELS}
 panels = [("Model 1: joint", patterns[1]["joint"]), ("Model 2: spatial encoder", patterns[2]["spatial"]),
           ("Models 3 and 4: spatial", patterns[3]["spatial"]), ("Models 3 and 4: temporal", patterns[3]["temporal"])]
@@ -773,7 +776,7 @@ show(fig, "attention_patterns")
 # outside the frame; the other frames reach it only through their summary tokens, after the spatial
 # encoder has finished.
 
-# %%
+# %% tags=["hide-input"]
 query = 1 * 9 + 4  # frame 1, row 1, column 1
 CODES = ["not attended", "query", "spatial (own frame)", "temporal (own position)", "joint (everything)",
          "through frame summaries, after the spatial encoder"]
@@ -815,7 +818,7 @@ fig.legend(handles, CODES, loc="outside lower center", ncols=2, fontsize=8)
 fig.suptitle("Which tokens the query (black) attends to in one layer", fontsize=12)
 show(fig, "query_view")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # The patterns are drawn from a function; the real modules must agree. Perturb one input token of the first
 # block of each model and see which output tokens change - the **reach of one layer**, measured:
 
@@ -861,7 +864,7 @@ report.print_table(rows, ["model", "keys per query (4x3x3 grid)", "keys per quer
 # Parameters are counted on the package's models and MACs with `minimodels.flops.count_macs` - both on the
 # `meta` device, where weights have shapes but no data. The paper's "FLOPs" are multiply-accumulates.
 
-# %%
+# %% tags=["hide-input"]
 table2 = {}
 rows = []
 for name, p in PAPER_TABLE2.items():
@@ -877,11 +880,11 @@ assert all(-0.015 < table2[n]["gmacs"] / p["gflops"] - 1 < 0 for n, p in PAPER_T
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # The paper's other columns are quoted, not reproduced here (notebook 04 trains reduced models):
 
-# %%
+# %% tags=["hide-input"]
 rows = [(name, f"{p['k400']:.1f}", f"{p['ek']:.1f}", f"{p['ms']:.1f}", f"{table2[name]['gmacs']:.1f}") for name, p in PAPER_TABLE2.items()]
 report.print_table(rows, ["ViViT-B/16x2", "paper: K400 top-1 %", "paper: EK action %", "paper: TPU-v3 ms", "GMACs (ours)"])
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### Parameters: where they differ, and the paper's rounding
 #
 # - Model 4 has **exactly Model 1's weights** minus the CLS token and its position ($2d$ = 1,536).
@@ -892,7 +895,7 @@ report.print_table(rows, ["ViViT-B/16x2", "paper: K400 top-1 %", "paper: EK acti
 # The paper's last digit: every row is rounded to the nearest 0.1 M except Models 1 and 4, 88.95 M
 # printed as 88.9 (truncated):
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for name, p in PAPER_TABLE2.items():
     params = table2[name]["params"]
@@ -904,7 +907,7 @@ d = 768
 assert table2["Model 1: spatio-temporal"]["params"] - table2["Model 4: factorised dot-product"]["params"] == 2 * d
 assert table2["Model 1: spatio-temporal"]["params"] == 88_954_000  # = transformers' VivitForVideoClassification
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### The FLOP gap
 #
 # Our counts are 0.3-0.8% below the paper's, always below. `count_macs` counts the multiply-accumulates of
@@ -945,7 +948,7 @@ print(f"Model 2's temporal encoder (Model 2 - baseline): ours {temporal_ours:.2f
 # This is a hypothesis consistent with the numbers, not the paper's stated method. Where the element-wise
 # terms cancel - the cost of Model 2's 4-layer temporal encoder, on 17 tokens - ours and the paper's agree.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### Spatial resolution: ViViT-L/16x2
 #
 # The paper also reports a larger model (ViViT-L: 24 layers, 16 heads, $d = 1024$, MLP 4096) at three crop
@@ -981,7 +984,7 @@ assert all(-0.015 < gmacs_l[s] / PAPER_CROP[s][1] - 1 < 0 for s in PAPER_CROP)
 # 32 frames (more tokens as $t$ shrinks), and the frame count $T$ at $t = 2$ (a model built for 32 frames
 # runs on any multiple of $t$; its positions are resized).
 
-# %%
+# %% tags=["hide-input"]
 rows, sweep = [], {}
 for m_id in MODELS:
     for t in (8, 4, 2, 1):
@@ -996,7 +999,7 @@ for kind, values in (("tubelet", (8, 4, 2, 1)), ("frames", (8, 16, 32, 48, 64, 1
         rows.append((label, f"{sweep[(1, kind, v)][0]:,}", *[round(sweep[(m_id, kind, v)][1], 1) for m_id in MODELS]))
 report.print_table(rows, ["B/16, 224x224", "tokens N", "Model 1 GMACs", "Model 2", "Model 3", "Model 4"])
 
-# %%
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), constrained_layout=True)
 markers = {1: "o", 2: "s", 3: "^", 4: "D"}
 for ax, (kind, values, xlabel) in zip(axes, (("tubelet", (8, 4, 2, 1), "tokens N (T = 32, t = 8, 4, 2, 1)"),
@@ -1017,7 +1020,7 @@ axes[1].set_title("more frames: more tokens")
 fig.suptitle("ViViT-B at 224x224: cost against the number of tokens (log-log)", fontsize=12)
 show(fig, "tokens_vs_flops")
 
-# %%
+# %% tags=["hide-input"]
 def growth(m_id, kind, a, b):
     return sweep[(m_id, kind, b)][1] / sweep[(m_id, kind, a)][1]
 
@@ -1049,7 +1052,7 @@ assert affordable > 32
 # The seed's last point: more frames give the model more temporal information and accuracy, but frames
 # and views are chosen against regularisation and hardware. Cost is per *video*: views x cost per view.
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for m_id in (1, 2):
     for T, views_per_video in ((32, 12), (128, 3)):
@@ -1067,7 +1070,7 @@ report.print_table(rows, ["B/16x2, 224x224", "frames per view", "views per video
 # (284 GFLOPs) at 17.4 ms - plausibly the reshapes and transposes of the head split, memory traffic that a
 # MAC count does not see.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 7. Position embeddings at another frame count or resolution
 #
 # The learned positions are one vector per token of the grid the model was built for ($(1, 1 + n_t n_h n_w,
@@ -1082,12 +1085,12 @@ report.print_table(rows, ["B/16x2, 224x224", "frames per view", "views per video
 report.show_source(PositionEmbedding)
 report.show_source(resize_grid)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # Tiling over time would be wrong for a trained video model: a table whose temporal part is smooth (here,
 # two sinusoids over 4 frames) tiled to 8 frames gives frames 0 and 4 the same position - the model could
 # not tell them apart; interpolated, the 8 positions keep their order.
 
-# %%
+# %% tags=["hide-input"]
 t_old = torch.arange(4, dtype=torch.float64)
 table = torch.stack([torch.cos(math.pi * (t_old + 0.5) / 4), torch.sin(math.pi * (t_old + 0.5) / 4)], -1).float()  # (4, 2)
 tiled = table.repeat(2, 1)  # (8, 2)
@@ -1106,7 +1109,7 @@ print(f"interpolated: all 8 positions distinct: {len({tuple(r.tolist()) for r in
 assert duplicates == [(i, i + 4) for i in range(4)]
 assert torch.equal(resize_grid(table.unsqueeze(0), (4,)), table.unsqueeze(0))  # the identity at the native size
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # So every model here runs on clips of other sizes. Each tiny model (built for 8 frames of 24x24, grid
 # 4x3x3) on 16 frames of 40x40 (grid 8x5x5), checked against a model *built* for that size holding the
 # resized tables:
@@ -1212,10 +1215,10 @@ if transformers is not None:
 # $c = \lfloor t/2 \rfloor$: the model starts as **uniform frame sampling** and learns to use the other
 # frames. The seed notes (9) works best; the paper's Table 1 (ViViT-B Model 1, K400 top-1):
 
-# %%
+# %% tags=["hide-input"]
 report.print_table([(k, v) for k, v in PAPER_TABLE1.items()], ["tubelet initialisation (paper, Table 1)", "K400 top-1 %"])
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # `init_from_image(vivit, image_vit, tubelet_init=...)` does all of this (and the model-specific parts
 # below). A small image ViT - same width, depth and patch size as our tiny video models - with its
 # weights perturbed so that no weight is trivial:
@@ -1341,7 +1344,7 @@ if ckpt and Path(ckpt).is_dir():
 else:
     print("no local checkpoint (set MINIMODELS_VIVIT_CKPT to a downloaded Hub directory) - skipped")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # The same code path on a checkpoint written here: a small randomly initialised `transformers` ViT, saved
 # with `save_pretrained`, loaded with `load_vit`, compared output for output - and then used to initialise
 # a ViViT (section 7 did the same for a `transformers` ViViT). Skipped without `transformers`.
@@ -1372,7 +1375,7 @@ if transformers is not None:
 # Every "ours" value was computed above from the package; the paper column holds the paper's (or the
 # seed's) literals. Each pair is also logged with `report.record` for `make run`'s summary.
 
-# %%
+# %% tags=["hide-input"]
 rows = []
 for name, p in PAPER_TABLE2.items():
     ours_p, ours_g = round(table2[name]["params"] / 1e6, 2), round(table2[name]["gmacs"], 1)
@@ -1415,16 +1418,20 @@ report.print_table(rows, ["quantity", "ours", "paper", "source"])
 #
 # 1. Model 1 is the most accurate on Kinetics but Model 2 is the best on Epic Kitchens (43.7 vs 43.1) in
 #    under a third of the TPU time. What could make late fusion better on a small dataset?
-# 2. Model 4 has exactly Model 1's parameters. Could you fine-tune a trained Model 1 into a Model 4 (or
-#    back)? What would the heads that turn temporal have to unlearn?
-# 3. Central-frame initialisation starts the model as uniform frame sampling, which ignores half of the
+# 2. Central-frame initialisation starts the model as uniform frame sampling, which ignores half of the
 #    frames. Why might that beat filter inflation (79.2 vs 77.6), which sees every frame from the start?
-# 4. Table 2 ranks the models differently by GFLOPs and by TPU milliseconds. Which would you report, and
-#    what does a MAC count miss on real hardware (memory traffic, reshapes, kernel launches)?
-# 5. Averaging logits lets one confident view decide; averaging softmax scores does not. For an action that
-#    is visible in only one of four clips, which average would you want?
-# 6. Twelve views of 32 frames cost 12x the FLOPs of one. Is a multi-view accuracy a fair comparison with a
+# 3. Twelve views of 32 frames cost 12x the FLOPs of one. Is a multi-view accuracy a fair comparison with a
 #    model that sees 128 frames in one view? How should a paper report cost per video?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
+# ### More questions for discussion
+#
+# 4. Model 4 has exactly Model 1's parameters. Could you fine-tune a trained Model 1 into a Model 4 (or
+#    back)? What would the heads that turn temporal have to unlearn?
+# 5. Table 2 ranks the models differently by GFLOPs and by TPU milliseconds. Which would you report, and
+#    what does a MAC count miss on real hardware (memory traffic, reshapes, kernel launches)?
+# 6. Averaging logits lets one confident view decide; averaging softmax scores does not. For an action that
+#    is visible in only one of four clips, which average would you want?
 # 7. Tiling the positions over time means that at initialisation the model cannot tell frames apart except
 #    through the tubelet. For Model 3, whose temporal attention also starts at zero, how does temporal order
 #    ever enter?
