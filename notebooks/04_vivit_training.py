@@ -100,7 +100,7 @@ print(f"profile: {profiles.current()}   torch {torch.__version__}   threads: {to
 # **Speaker notes.** Ask the room before showing the figure: can one frame tell "moving left" from
 # "moving right"? Can the average of all frames? (No and no - that is the design of the task.)
 
-# %%
+# %% tags=["hide-input"]
 print(f"{'pair':<6}{'class a':<20}{'class b (= a played backwards)':<32}motion type")
 for k, (a, b) in enumerate(DIRECTION_PAIRS):
     print(f"{k:<6}{MOTION_CLASSES[a]:<20}{MOTION_CLASSES[b]:<32}{MOTION_TYPES[k]}")
@@ -115,7 +115,7 @@ assert same_mean
 # One test video of each pair (every third of its 16 frames), and the average of all its frames on the
 # right: the average shows the motion *type* as a smear, never its direction.
 
-# %%
+# %% tags=["hide-input"]
 shown = [make_motion_videos(1, 16, 32, seed=3, split="test", start=k, classes=[a])[0][0] for k, (a, _) in enumerate(DIRECTION_PAIRS)]
 frames = list(range(0, 16, 3))
 fig, axes = plt.subplots(5, len(frames) + 1, figsize=(1.5 * (len(frames) + 1), 7.6), constrained_layout=True)
@@ -149,7 +149,7 @@ show(fig, "motion_pairs")
 # The model is ViT-Ti's shape shrunk for a CPU (d = 64, 4 layers, 4 heads, MLP 256), on 16 frames of
 # 32x32 with 2x8x8 tubelets: 8 x 4 x 4 = 128 tokens.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["appendix", "nbval-ignore-output"]
 recipe = vivit_recipe()
 report.print_recipe(recipe)
 
@@ -163,13 +163,14 @@ report.print_recipe(recipe)
 #   identity, and training sits at chance for hundreds of steps (section 8). The model's config sets
 #   `init_std` = $1/\sqrt{d}$ = 0.125 instead (the model's own init reads it); the head keeps 0.02, so
 #   the first loss is still ln 10.
-#
+
+# %% [markdown] tags=["appendix"]
 # The training loss, flips and all:
 
-# %%
+# %% tags=["appendix"]
 report.show_source(vivit_loss)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### The data, once for every run
 #
 # Training videos come from the train split's handwriting, test videos from held-out writers' digits.
@@ -187,7 +188,7 @@ print(f"train {tuple(train_videos.shape)}, test {tuple(test_videos.shape)} in {t
 #
 # First the image ViT (one for the whole notebook: every initialisation below starts from it).
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 image_vit, pretrain_history = pretrain_image_vit(recipe, log=print)
 digit_acc = float(pretrain_history.evals[-1]["acc"])
 print(f"image ViT: {count_params(image_vit) / 1e3:.0f}k parameters, held-out digit accuracy {digit_acc:.3f} (chance 0.1)")
@@ -200,7 +201,7 @@ if not SMOKE:
 #
 # The main run: Model 1 (joint spatio-temporal attention), tubelet kernel from the central frame.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["appendix", "nbval-ignore-output"]
 result = train_vivit(recipe, image_vit=image_vit, data=DATA, log=print)
 model = result.model.eval()
 acc = result.acc
@@ -217,7 +218,7 @@ else:
     assert 0.0 <= acc <= 1.0
 
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 def smoothed(values, k):
     return np.convolve(np.asarray(values, dtype=float), np.ones(k) / k, mode="valid")
 
@@ -239,7 +240,7 @@ axes[2].set(title="2. held-out accuracy", xlabel="step", ylim=(0, 1))
 axes[2].legend(fontsize=8)
 show(fig, "learning_curve")
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 rows = [(name, None if v is None else round(v, 3)) for name, v in result.per_class_acc.items()]
 report.print_table(rows, ["class", "held-out top-1"])
 
@@ -258,12 +259,12 @@ report.print_table(rows, ["class", "held-out top-1"])
 #
 # Each run below uses the same data, image ViT and a shorter schedule (`vivit_ablation_recipe`).
 
-# %%
+# %% tags=["hide-input"]
 # The paper's Table 1 (ViViT-B Model 1, Kinetics-400 top-1, %): literals.
 PAPER_TABLE_1 = {"random": 73.2, "inflate": 77.6, "central": 79.2, "uniform frame sampling": 78.5}
 
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 def run(name, image=image_vit, **overrides):
     """One ablation run on the shared data; returns (result, ms per training step)."""
     r = vivit_ablation_recipe(**overrides)
@@ -282,7 +283,7 @@ for init in ("random", "inflate", "central"):
 runs["uniform frame sampling"] = run("Model 1, 1x8x8 (uniform frame sampling)", variant="Ti/8x1")
 print(f"{time.perf_counter() - t0:.0f} s")
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 table_1 = {"random": runs["tubelet init: random"][0].acc, "inflate": runs["tubelet init: inflate"][0].acc,
            "central": runs["tubelet init: central"][0].acc, "uniform frame sampling": runs["uniform frame sampling"][0].acc}
 rows = [(k, round(v, 3), PAPER_TABLE_1[k]) for k, v in table_1.items()]
@@ -312,7 +313,7 @@ if not SMOKE:
 # (tublet으로 time을 압축할수록, 성능과 계산량이 동시에 떨어진다). Tokens and MACs first - exact, from
 # `count_macs` on shapes only, for the cpu profile's model and clips (16 frames of 32x32):
 
-# %%
+# %% tags=["hide-input"]
 TUBELET_T = (1, 2, 4, 8)
 CPU_MODEL = dict(hidden_dim=64, depth=4, num_heads=4, mlp_dim=256)
 macs_by_t = {}
@@ -324,7 +325,7 @@ rows = [(f"{t}x8x8", f"{16 // t} x 4 x 4", (16 // t) * 16, round(macs_by_t[t] / 
 report.print_table(rows, ["tubelet", "token grid", "tokens", "MMACs per clip"])
 assert macs_by_t[1] > macs_by_t[2] > macs_by_t[4] > macs_by_t[8]
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 runs["tubelet t=1"] = runs["uniform frame sampling"]
 runs["tubelet t=2"] = runs["tubelet init: central"]
 for t in (4, 8):
@@ -358,7 +359,7 @@ report.print_table([(t, (16 // t) * 16, round(macs_by_t[t] / 1e6, 1), round(tube
 # attention starts with a zero output projection). MACs and parameters are exact; ms per step is this machine's training time for
 # a batch of 32 clips (forward + backward + AdamW).
 
-# %%
+# %% tags=["hide-input"]
 MODEL_MACS, MODEL_PARAMS = {}, {}
 for m_id in (1, 2, 3, 4):
     with torch.device("meta"):
@@ -368,7 +369,7 @@ for m_id in (1, 2, 3, 4):
 report.print_table([(f"Model {i}", MODEL_PARAMS[i], round(MODEL_MACS[i] / 1e6, 1)) for i in (1, 2, 3, 4)],
                    ["model", "params", "MMACs per clip"])
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 runs["Model 1"] = runs["tubelet init: central"]
 for m_id in (2, 3, 4):
     runs[f"Model {m_id}"] = run(f"Model {m_id}, 2x8x8 tubelets, central init", model=m_id)
@@ -382,7 +383,7 @@ for m_id in (1, 2, 3, 4):
 report.print_table(rows, ["model", "top-1", "direction", "MMACs", "ms/step (train)", "paper K400 %", "paper GFLOPs",
                           "paper ms"])
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
 for m_id in (1, 2, 3, 4):
     res, ms = runs[f"Model {m_id}"]
@@ -415,7 +416,7 @@ show(fig, "models")
 # which loses only about 3 points on Kinetics-400 (75.8 vs 78.6 with one temporal layer): question 1
 # asks what that says about Kinetics.
 
-# %%
+# %% tags=["hide-input"]
 base_recipe = frame_average_recipe(vivit_ablation_recipe())
 probe = make_vivit(base_recipe).eval()
 with torch.no_grad():
@@ -425,7 +426,7 @@ print(f"frame-average baseline: Model {base_recipe.model}, tubelet {probe.config
       f"L_t = {probe.config.temporal_layers}; same logits for a video and its reversal: {blind}")
 assert blind
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 runs["frame average"] = run("frame average (Model 2, t=1, L_t=0)", **{
     k: getattr(base_recipe, k) for k in ("variant", "model", "model_overrides")})
 for L_t in (0, 1):
@@ -441,7 +442,7 @@ if not SMOKE:
     assert abs(base.direction_acc - 0.5) < 0.1, base.direction_acc  # chance within pairs, by construction
     assert runs["Model 1"][0].direction_acc > base.direction_acc + 0.1
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(10, 3.8), constrained_layout=True)
 width = 0.8 / len(compare)
 for i, name in enumerate(compare):
@@ -466,11 +467,11 @@ show(fig, "direction_pairs")
 # its end. Whether one temporal layer overtakes L_t = 0, as in the paper, is a question for a longer
 # schedule (`train=dict(steps=3000)`).
 
-# %%
+# %% tags=["hide-input"]
 PAPER_LT = {0: 75.8, 1: 78.6, 4: 78.8, 8: 78.8, 12: 78.9}  # Model 2, K400 top-1 %: literals
 print("paper, Model 2 L_t -> K400 top-1:", PAPER_LT)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 for L_t in (0, 1, 4):
     report.record(NB, f"Model 2 L_t={L_t} top-1", round(runs[f'Model 2, L_t={L_t}'][0].acc, 3), PAPER_LT[L_t], "top-1",
                   note="not comparable: motion videos vs K400 (%)")
@@ -488,7 +489,7 @@ report.record(NB, "frame-average baseline: direction within pairs", round(base.d
 # - from scratch with the official init (std 0.02) - no image model;
 # - from scratch with the recipe's init (std $1/\sqrt{d}$).
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 runs["scratch, official init"] = run("from scratch, init std 0.02", pretrain={"steps": 0},
                                      model_overrides={"init_std": 0.02})
 runs["scratch"] = run("from scratch, init std 1/sqrt(d)", pretrain={"steps": 0})
@@ -535,7 +536,7 @@ if not SMOKE:
 # flips are to images: a video played backwards is a video of the partner class. (The training accuracy
 # under mixup is scored against the mixed labels' larger share, so it drops by construction.)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 N_SMALL = profiles.pick(smoke=8, cpu=100, gpu=500)
 (train_videos_all, train_labels_all), test_data = DATA
 small_data = ((train_videos_all[:N_SMALL], train_labels_all[:N_SMALL]), test_data)
@@ -582,7 +583,7 @@ report.record(NB, "regularisers on a small training set: held-out gain, all vs n
 # (`uniform_clip_starts`, overlapping: the video is short) and three 32x32 crops across the width
 # (`three_crops`): the paper's 4 x 3 = 12 views. One view = the first clip, centre crop.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 n_views_videos = profiles.pick(smoke=10, cpu=500, gpu=1000)
 long_videos, long_labels = make_motion_videos(n_views_videos, 36, (32, 40), seed=recipe.data_seed, split="test")
 starts = uniform_clip_starts(36, 16, 2, 4)
@@ -626,7 +627,7 @@ report.record(NB, "multi-view gain (12 views softmax vs 1 view)", round(mv["4 cl
 # motion videos (10 classes, chance 0.1), the paper's are ViViT-B/L on Kinetics-400 (top-1 %). They are
 # next to each other to compare *orderings and gaps*, not values.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 rows = [
     ("Table 1: random tubelet init", round(table_1["random"], 3), 73.2, "not comparable"),
     ("Table 1: filter inflation", round(table_1["inflate"], 3), 77.6, "not comparable"),
@@ -654,15 +655,19 @@ report.print_table(rows, ["quantity", "ours", "paper", "note"])
 # 2. Central-frame init starts the model as uniform frame sampling. Why should it beat filter inflation,
 #    which sees every frame from the first step? Does our run agree, beyond seed noise? How many seeds
 #    would you need to tell 77.6 from 79.2?
-# 3. At 128 tokens the factorised models save almost nothing; at 3136 tokens Model 2 is 3x faster than
-#    Model 1. Where is the crossover, and is MACs or wall time the right axis (Table 2 gives both)?
-# 4. We had to change the init scale to train a narrow model at all. Which of the paper's recipe choices
-#    (init, lr, regularisers) are tied to the model's width and dataset size, and which would you carry
-#    over unchanged?
-# 5. The paper's regularisation gains are measured cumulatively, in one order. Would label smoothing still
-#    add 2 points if it came first? What does a cumulative table hide?
-# 6. Multi-view testing multiplies the inference cost by the number of views. How should accuracy be
-#    reported so that a 12-view model and a 1-view model with 4x the frames are compared fairly?
-# 7. Short runs can rank large tubelets, or L_t = 0, first; the paper ranks small tubelets and L_t >= 1
+# 3. Short runs can rank large tubelets, or L_t = 0, first; the paper ranks small tubelets and L_t >= 1
 #    first. Which such rankings would you expect to flip with a longer schedule, and what does an
 #    ablation at a fixed small budget measure?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
+# ### More questions for the journal club
+#
+# 4. At 128 tokens the factorised models save almost nothing; at 3136 tokens Model 2 is 3x faster than
+#    Model 1. Where is the crossover, and is MACs or wall time the right axis (Table 2 gives both)?
+# 5. We had to change the init scale to train a narrow model at all. Which of the paper's recipe choices
+#    (init, lr, regularisers) are tied to the model's width and dataset size, and which would you carry
+#    over unchanged?
+# 6. The paper's regularisation gains are measured cumulatively, in one order. Would label smoothing still
+#    add 2 points if it came first? What does a cumulative table hide?
+# 7. Multi-view testing multiplies the inference cost by the number of views. How should accuracy be
+#    reported so that a 12-view model and a 1-view model with 4x the frames are compared fairly?
