@@ -88,6 +88,14 @@ def _table_1c_arm(pos_encoding):
     return lambda profile: seg.table_1c_recipe(profile, pos_encoding)
 
 
+def _erf(recipe) -> dict:
+    return seg.run_erf(recipe)
+
+
+def _erf_arm(encoder):
+    return lambda profile: seg.erf_recipe(profile, encoder)
+
+
 def _speed_arm(variant):
     return lambda profile: seg.segformer_speed_recipe(profile, variant=variant)
 
@@ -123,6 +131,11 @@ EXPERIMENTS = {e.name: e for e in [
         ("change_x2", "change_x1.5", "change_x3", "change_x4", "whole_x1", "miou"),
         paper={"Mix-FFN": {"change_x2": round((79.8 - 80.5) / 100, 3)},
                "learned PE": {"change_x2": round((74.0 - 77.3) / 100, 3)}}),
+    Experiment(
+        "segformer_erf", "Figure 3's argument: the effective receptive field of MiT-B0 next to a CNN of the same "
+        "layout and similar cost, trained on the same scenes (90% of the gradient mass within a radius, px)",
+        [Arm("MiT-B0", _erf_arm("mit"), _erf), Arm("CNN (MiT layout, ResNet blocks)", _erf_arm("cnn"), _erf)],
+        ("radius90_stage4", "radius90_decoder", "radius90_stage1", "miou")),
     Experiment(
         "segformer_speed", "Table 2's real-time claim: images per second of MiT-B0..B5 at Cityscapes short sides "
         "1024, 768, 640, 512 (batch 1, 1:2 images), next to their counted GMACs",

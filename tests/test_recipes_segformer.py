@@ -314,3 +314,15 @@ def test_speed_measurement_counts_and_times_every_side():
         recipes.segformer_speed_recipe("smoke", short_sides=(16,))
     with pytest.raises(ValueError, match="repeats must be an int >= 1, got 0"):
         recipes.segformer_speed_recipe("smoke", repeats=0)
+
+
+def test_erf_run_reports_radii_and_mass_curves_per_map():
+    out = recipes.run_erf(recipes.erf_recipe("smoke", "cnn"), n_images=2)
+    for key in ("stage1", "stage4", "decoder"):
+        masses = [out[f"mass_r{r}_{key}"] for r in recipes.ERF_RADII]
+        assert all(0.0 <= m <= 1.0 + 1e-6 for m in masses) and masses == sorted(masses)
+        assert out[f"radius90_{key}"] >= 0
+    erf = torch.zeros(9, 9)
+    erf[4, 4], erf[0, 0] = 9.0, 1.0  # 90% at the centre, the rest in a corner 4 px away
+    assert recipes.erf_radius(erf) == 0 and recipes.erf_radius(erf, 0.95) == 4
+    assert recipes.erf_mass_within(erf, (0, 3, 4)) == pytest.approx([0.9, 0.9, 1.0])
