@@ -80,7 +80,7 @@ print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num
 # centre, a *visual word*. Then video is a sentence of visual words, the vocabulary is text words +
 # visual words, and the same masked-token loss trains on both.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["hide-input"]
 vocab = make_vocab()
 K_paper = 12**4
 CPU = videobert_recipe("cpu")  # the sizes quoted as "here" are the cpu profile's, under every profile
@@ -97,7 +97,7 @@ print(f"one softmax over both: {len(vocab)} + {CPU.num_visual_words} = {len(voca
 # **action (verb)** on an **object (noun)** - the object is a handwritten digit, named by its class. A
 # step lasts 2-4 clips; its motion runs once over the step.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["hide-input"]
 print("verbs:", ", ".join(VERBS))
 print("nouns:", ", ".join(NOUNS))
 demo = make_howto_videos(1, seed=7, **CPU.howto)[0]  # the same demo under every profile
@@ -106,7 +106,10 @@ print(f"one video: frames {tuple(demo.frames.shape)} (C, T, H, W) at {demo.fps:g
 for (a, b, sentence) in demo.step_segments():
     print(f"  step {a:5.1f}-{b:5.1f} s: {sentence}")
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### One how-to video, step by step
+
+# %% tags=["hide-input"]
 fig, axes = plt.subplots(len(demo.steps), 8, figsize=(10, 1.4 * len(demo.steps)))
 for row, (verb, noun, a, b) in enumerate(demo.steps):
     for col, t in enumerate(np.linspace(a, b - 1, 8).round().astype(int)):
@@ -129,7 +132,10 @@ show(fig, "howto_video")
 for (start, end, sentence), shift in zip(demo.narration, demo.narration_shifts):
     print(f"  {start:5.1f}-{end:5.1f} s  (shift {shift:+.1f} s)  {sentence}")
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The narration against the steps
+
+# %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(10, 2.2))
 for i, (a, b, sentence) in enumerate(demo.step_segments()):
     ax.barh(1, b - a, left=a, color=f"C{i}", alpha=0.6)
@@ -145,7 +151,7 @@ ax.set_title("narration is shifted from its picture; grey: sentences about nothi
 fig.tight_layout()
 show(fig, "narration_timeline")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 3. Frames to clips
 #
 # The deck's recipe: sample at 20 fps, cut non-overlapping 30-frame windows (1.5 s clips), describe
@@ -170,10 +176,10 @@ print(f"\nclips of the demo video: {tuple(cl.shape)} (n_clips, C, T, H, W)")
 # S3D (Xie et al. 2018) replaces each k x k x k 3D convolution by a spatial 1 x k x k one followed by
 # a temporal k x 1 x 1 one: fewer parameters, and on Kinetics better accuracy than full 3D.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["appendix"]
 show_source(SepConv3d)
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "subslide"} tags=["appendix"]
 full = torch.nn.Conv3d(64, 64, 3, padding=1, bias=False)
 sep = SepConv3d(64, 64, 3)
 n_sep_conv = count_params(sep.conv_s) + count_params(sep.conv_t)
@@ -189,7 +195,7 @@ for i, block in enumerate(s3d_demo.blocks):
 print(f"pooled features        {tuple(s3d_demo.features(x).shape)}   (the real S3D: 1024)")
 print(f"logits (9 verbs + 10 nouns) {tuple(s3d_demo(x).shape)};  parameters: {count_params(s3d_demo):,}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # **Training it** the way S3D was trained: supervised, on labelled action clips (Kinetics for the real
 # one; here labelled clips of videos VideoBERT never sees), starting from an image model (the real S3D
 # starts from ImageNet-trained Inception). Image pretraining needs no inflation here: a one-frame clip
@@ -216,10 +222,10 @@ if PROFILE != "smoke":
 # - at each level, the nearest of the k children of the current node - not the nearest of all leaves.
 # Small groups cannot split into k (a node with fewer than k points gets fewer children).
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["appendix"]
 show_source(HierarchicalKMeans.predict_path)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 t0 = time.perf_counter()
 train_features, test_features = clip_features(s3d, train_videos), clip_features(s3d, test_videos)
 kmeans = fit_visual_words(RECIPE, train_features)
@@ -232,7 +238,7 @@ print(f"words used by the training clips: {used} of {kmeans.vocab_size}")
 for level in range(1, RECIPE.kmeans_depth + 1):
     print(f"level {level}: {int(kmeans.node_exists(level).sum())} nodes of {RECIPE.kmeans_k ** level} possible")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # **Descending the tree is not the same as the nearest leaf.** A point near the border of two
 # top-level groups can end in a leaf of its own group although a leaf of the other is closer. And
 # the first level alone is an ordinary k-means - the same clustering scikit-learn finds:
@@ -252,7 +258,7 @@ print(f"level 1 vs scikit-learn KMeans: mean purity of our groups in sklearn's l
 # were trained to separate them. How pure is each word - if you had to name the verb (noun) of a clip
 # from its word alone, using the training clips' majority?
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 tok = torch.cat(train_tokens)
 _, clip_v, clip_n = labelled_clips(train_videos)
 K = kmeans.vocab_size
@@ -268,7 +274,10 @@ first_level_verbs = [VERBS[int(jv.view(RECIPE.kmeans_k, -1, len(VERBS))[c].sum(0
                      for c in range(RECIPE.kmeans_k)]
 print("majority verb of each first-level group:", ", ".join(first_level_verbs))
 
-# %% slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### What the most frequent visual words look like
+
+# %% tags=["hide-input"]
 # the clips nearest the centroids of the most frequent words: middle frame of each
 counts = torch.bincount(tok, minlength=K)
 words = counts.argsort(descending=True)[:8].tolist()
@@ -297,7 +306,7 @@ show(fig, "visual_words")
 #
 # `[CLS] orange chicken with [MASK] sauce [>] v01 [MASK] v08 v72 [SEP]` (the paper's example)
 
-# %% slideshow={"slide_type": "fragment"} tags=["nbval-ignore-output"]
+# %% slideshow={"slide_type": "fragment"} tags=["hide-input", "nbval-ignore-output"]
 demo_features = clip_features(s3d, [demo])
 demo_tokens = tokenize_videos(kmeans, demo_features)[0]
 segments = segments_from_video(demo.narration, demo_tokens, demo.clip_seconds, vocab)
@@ -310,7 +319,7 @@ print("tokens:     ", " ".join(names))
 print("token types:", " ".join(str(t) for t in inp.token_type_ids[0].tolist()))
 print(f"ids: {inp.input_ids[0].tolist()}  (visual word v has id {V} + v)")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # **How often is a sentence's video really its step?** With the shifts of the narration, the clips
 # under a sentence's span are partly from the neighbouring step - the alignment noise VideoBERT trains
 # through (notebook 07 measures what the two augmentations do about it).
@@ -336,7 +345,7 @@ print(f"clips under on-topic sentences that belong to the sentence's step: {alig
 # What this notebook measured, next to the paper where the paper has a number. The paper's own figures
 # are quoted as literals; ours are computed above.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 rows = [
     ("visual vocabulary", "12^4 = 20,736", f"{kmeans.vocab_size} ({used} used)"),
     ("clip features", "S3D, 1024-d", f"{s3d.feature_dim}-d"),
@@ -359,9 +368,13 @@ record(NB, "supervised noun top-1", round(100 * sup["noun_top1"], 1), 13.2, unit
 #
 # 1. The paper uses 20,736 visual words for about 1.3 M clips of training video. What goes wrong if
 #    the vocabulary is much larger than the data? Much smaller?
-# 2. Why descend a tree instead of a flat k-means with 20,736 centres? (Cost of assignment, and of
-#    fitting.) What does the tree lose?
-# 3. The clip features come from a network trained *with labels* on Kinetics. How "self-supervised"
+# 2. The clip features come from a network trained *with labels* on Kinetics. How "self-supervised"
 #    is VideoBERT, then?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
+# **More questions for the journal club**
+#
+# 3. Why descend a tree instead of a flat k-means with 20,736 centres? (Cost of assignment, and of
+#    fitting.) What does the tree lose?
 # 4. CBT (Sun et al. 2019) dropped the quantisation and used a contrastive loss on the continuous
 #    features. Which detail of a clip is lost when it becomes one of 20,736 words?

@@ -77,7 +77,7 @@ PROFILE = profiles.current()
 RECIPE = videobert_recipe(PROFILE)
 print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num_threads()}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 0. The visual words (notebook 05, in one cell)
 #
 # The clip network's weights come from `runs/cache/` when notebook 05 has run (else it trains here); the
@@ -107,7 +107,7 @@ print(f"{len(train_videos)} training videos, {sum(len(e) for e in examples)} nar
 # those 80% become `[MASK]`, 10% a random token *of the same modality*, 10% stay; the loss is the
 # masked-token cross-entropy plus the alignment's binary cross-entropy (weight 1).
 
-# %% slideshow={"slide_type": "fragment"} tags=["nbval-ignore-output"]
+# %% slideshow={"slide_type": "fragment"} tags=["hide-input", "nbval-ignore-output"]
 g = torch.Generator().manual_seed(0)
 batch = make_pretraining_batch(examples[:8], RECIPE.regime_probs, vocab, g, num_visual_words=K, max_len=RECIPE.max_len,
                                mismatch_prob=RECIPE.mismatch_prob, concat_prob=0.0, max_stride=1)
@@ -124,7 +124,7 @@ for b in range(4):
                                            (" (own text)" if batch.align_label[b] else " (text of another video)"))
     print(f"{tag:32s} " + " ".join(name(i) for i in ids))
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # **Masking, measured** over many sequences: the rates come out as specified, and random
 # replacements stay in their modality (a visual word is never replaced by a word).
 
@@ -159,7 +159,7 @@ if PROFILE != "smoke":
 #    the context is longer;
 # 2. **subsample the video tokens** with a random rate of 1 to 5: robustness to how fast people cook.
 
-# %% slideshow={"slide_type": "fragment"} tags=["nbval-ignore-output"]
+# %% slideshow={"slide_type": "fragment"} tags=["hide-input", "nbval-ignore-output"]
 g = torch.Generator().manual_seed(3)
 aug = make_pretraining_batch(examples, (0, 0, 1), vocab, g, num_visual_words=K, max_len=RECIPE.max_len,
                              batch_size=6, mismatch_prob=0.0, concat_prob=1.0, max_sentences=3, max_stride=5,
@@ -176,7 +176,7 @@ for b in range(3):
 # (masked words, text only), then gets the visual words - rows initialised from the k-means centroids,
 # projected to its width - and trains on the three regimes.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["appendix", "nbval-ignore-output"]
 print(f"BERT: {RECIPE.bert_variant} {RECIPE.bert_overrides}; regimes text / video / video-text = "
       f"{RECIPE.regime_probs}; negatives {RECIPE.mismatch_prob}; concatenation {RECIPE.concat_prob} (up to "
       f"{RECIPE.max_sentences} sentences); subsampling stride up to {RECIPE.max_stride}")
@@ -188,7 +188,7 @@ bert_prior = text_bert_prior(RECIPE, text_bert, test_videos, test_tokens, vocab)
 print(f"pre-training: {train_time:.0f} s, {count_params(model):,} parameters "
       f"({model.text_vocab_size} text tokens + {model.num_visual_words} visual words)")
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 fig, axes = plt.subplots(1, 3, figsize=(12, 3))
 
 
@@ -223,10 +223,10 @@ show(fig, "learning_curves")
 # VideoBERT's (the template without video: chance is 1/9 and 5/9 for verbs, 1/10 and 5/10 for nouns),
 # and VideoBERT cross-modal.
 
-# %% slideshow={"slide_type": "fragment"}
+# %% slideshow={"slide_type": "fragment"} tags=["appendix"]
 show_source(zero_shot_verb_noun)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 sup = supervised_eval(s3d, test_videos)
 vb_prior = zero_shot_eval(model, test_videos, test_tokens, vocab, language_prior=True)
 zs = zero_shot_eval(model, test_videos, test_tokens, vocab)
@@ -250,7 +250,7 @@ if PROFILE != "smoke":
 # The deck's examples ("Top verbs: make, assemble, prepare; top nouns: pizza, sauce, pasta"), here:
 # held-out steps, one frame each, with VideoBERT's top-3 verbs and nouns.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 shown = [(v, s) for v, t in zip(test_videos[:6], test_tokens[:6]) for s in zip(v.steps, step_tokens(v, t))][:6]
 fig, axes = plt.subplots(1, len(shown), figsize=(2.1 * len(shown), 2.8))
 for ax, (v, ((verb, noun, a, b), (words, _, _))) in zip(axes, shown):
@@ -274,7 +274,7 @@ show(fig, "zero_shot_examples")
 # It normalises each feature source on its own (`feature_groups`), so that VideoBERT's larger part does
 # not set the scale of S3D's.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 t0 = time.perf_counter()
 captions = {}
 for label, kw in (("S3D", {}), ("VideoBERT + S3D", dict(model=model, vocab=vocab))):
@@ -305,7 +305,7 @@ record(NB, "captioning BLEU-4, VideoBERT + S3D", round(bleu["VideoBERT + S3D"], 
 #
 # Example captions in the deck's layout (GT / VideoBERT / S3D):
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 for j in range(0, min(len(references), 40), 8):
     print(f"GT:        {references[j]}\nVideoBERT: {captions['VideoBERT + S3D'][j]}\nS3D:       {captions['S3D'][j]}\n")
 
@@ -318,7 +318,7 @@ for j in range(0, min(len(references), 40), 8):
 # visual word is a cluster that carries the action more reliably than the digit (notebook 05, section 5),
 # and the drawing is only the one clip nearest its centre.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 sentences = ["now let's lift the three", "and then we spin the seven", "let's paint the zero", "you just shake the five"]
 words = text_to_video(model, [vocab.encode(s) for s in sentences], vocab, num_tokens=2)
 X_train = torch.cat(train_features)
@@ -335,7 +335,7 @@ fig.suptitle("text-to-video: the clip nearest the most likely visual word (4 fra
 fig.tight_layout()
 show(fig, "text_to_video")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # **Forecasting**: VideoBERT is a language model over visual words too. Given the visual words of a
 # held-out video up to a step's end, predict the next one; how often does it get the next step's verb
 # or noun right (by the majority label of the predicted word), against always guessing "the same as
@@ -379,7 +379,7 @@ print(f"next step's verb from the forecast word: {hits / total:.3f}; from the cu
 #
 # What this notebook measured, next to the paper (the paper's figures quoted; ours computed above).
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 print_table([
     ("zero-shot verb top-5 (cross modal)", f"{100 * zs['verb_top5']:.1f}", 43.3, "9 verbs here vs YouCook2's"),
     ("zero-shot noun top-5 (cross modal)", f"{100 * zs['noun_top5']:.1f}", 33.7, "10 nouns here"),
@@ -398,11 +398,15 @@ if PROFILE != "smoke":
 #
 # 1. The language prior is at chance here but not in the paper (6.9% verb top-5): what in real
 #    narration makes "now let me show you how to [MASK]" predictable without video?
-# 2. The alignment task reaches high accuracy quickly. Does that mean the model understands the
-#    video, or could it solve it from something easier? How would you check?
-# 3. Concatenating sentences fixes misalignment of a few seconds. What about narration that describes
-#    a step minutes before it is shown?
-# 4. Zero-shot top-5 is the paper's headline. What does top-1 say, and why did the authors report
+# 2. Zero-shot top-5 is the paper's headline. What does top-1 say, and why did the authors report
 #    both?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
+# **More questions for the journal club**
+#
+# 3. The alignment task reaches high accuracy quickly. Does that mean the model understands the
+#    video, or could it solve it from something easier? How would you check?
+# 4. Concatenating sentences fixes misalignment of a few seconds. What about narration that describes
+#    a step minutes before it is shown?
 # 5. VideoBERT features help captioning only a little in the paper (BLEU-4 3.24 -> 4.33). Is the
 #    bottleneck the features, the captioning model or the metric?

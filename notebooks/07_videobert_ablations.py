@@ -51,7 +51,7 @@ PROFILE = profiles.current()
 RECIPE = videobert_recipe(PROFILE)
 print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num_threads()}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 1. The main model
 #
 # Clip network (notebook 05), visual words, and the text BERT + VideoBERT of notebook 06, loaded from
@@ -76,7 +76,7 @@ print(f"ready in {time.perf_counter() - t0:.0f} s; zero-shot: " + ", ".join(f"{k
 # subsampling claim: the held-out videos played "faster" (every second visual word of a step kept).
 # (Runs without concatenation are faster: their sequences are shorter.)
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 print(f"ablation runs: {RECIPE.train.steps} VideoBERT steps each, from the text BERT of notebook 06"
       " (the main run is the 'both' arm)")
 
@@ -112,7 +112,7 @@ HEADERS = ["pre-training", "concat.", "subsampl.", "verb top-1", "verb top-5", "
 print_table(aug_rows, HEADERS)
 print(f"({time.perf_counter() - t0:.0f} s)")
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(6, 2.8))
 x = np.arange(len(results))
 for i, k in enumerate(keys):
@@ -127,7 +127,7 @@ show(fig, "augmentations")
 # it is removed, and what it adds on its own to the run without either (points of top-1, the columns
 # that move; computed):
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 z = {label: r[0] for label, r in results.items()}
 effects = {  # augmentation -> (run with it, run without it) pairs: removed from both, added to neither
     "sentence concatenation": (("both (the recipe)", "without concatenation"), ("without subsampling", "without either")),
@@ -155,13 +155,13 @@ print("mean of verb and noun top-1 - best:", max(top1, key=top1.get), f"({max(to
 # a few points between seeds of the *same* recipe (`videobert_main` in docs/RESULTS.md): read effects of a
 # few points as "no large effect either way", not as a ranking.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 3. Results
 #
 # The paper ablates neither augmentation. Ours, computed above; the amount of pre-training video
 # (Table 2) is notebook 08.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 print_table(aug_rows, HEADERS)
 for label, (z, _) in results.items():
     record(NB, f"zero-shot verb top-5, {label}", round(100 * z["verb_top5"], 1), unit="%",
@@ -170,9 +170,13 @@ for label, (z, _) in results.items():
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Questions for the journal club**
 #
-# 1. Our narration is shifted by at most 2 s around steps of 4-8 s. How far would the shift have to
-#    grow before sentence concatenation stops being enough?
-# 2. The paper's subsampling rate goes up to 5 because cooking speed varies. What varies in speed in
-#    our world, and what does not?
-# 3. Both fixes add noise to a well-aligned pair. Design a world where each one pays off on its own
+# 1. Both fixes add noise to a well-aligned pair. Design a world where each one pays off on its own
 #    and say which measurement here would show it.
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
+# **More questions for the journal club**
+#
+# 2. Our narration is shifted by at most 2 s around steps of 4-8 s. How far would the shift have to
+#    grow before sentence concatenation stops being enough?
+# 3. The paper's subsampling rate goes up to 5 because cooking speed varies. What varies in speed in
+#    our world, and what does not?

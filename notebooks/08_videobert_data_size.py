@@ -53,7 +53,7 @@ RECIPE = videobert_recipe(PROFILE)
 FRACTIONS = profiles.pick(smoke=(1 / 2, 1), cpu=(1 / 8, 1 / 2, 1), gpu=(1 / 8, 1 / 4, 1 / 2, 1), profile=PROFILE)
 print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num_threads()}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 1. The main model
 #
 # Clip network (notebook 05), visual words, and the text BERT + VideoBERT of notebook 06, loaded from
@@ -77,7 +77,7 @@ print(f"ready in {time.perf_counter() - t0:.0f} s; zero-shot: " + ", ".join(f"{k
 # videos is the main run), each from the same text BERT. A smaller set is seen more often in the same number of steps,
 # so this measures how much *distinct* video helps, not how much training.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 PAPER_T2 = {"10K": (0.4, 15.5, 2.9, 17.8), "50K": (1.1, 15.7, 8.7, 27.3), "100K": (2.9, 24.5, 11.2, 30.6),
             "300K": (3.2, 43.3, 13.1, 33.7)}  # the paper's Table 2 (%): verb top-1/5, object top-1/5
 print(f"{RECIPE.train.steps} VideoBERT steps x {RECIPE.train.batch_size} sequences per run")
@@ -99,7 +99,7 @@ print("the paper's Table 2:")
 print_table([(k, *v) for k, v in PAPER_T2.items()], ["videos", "verb top-1", "verb top-5", "object top-1", "object top-5"])
 print(f"({time.perf_counter() - t0:.0f} s)")
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 fig, axes = plt.subplots(1, 2, figsize=(8, 3))
 ns = [n for n, _ in sweep]
 for k in keys:
@@ -116,7 +116,7 @@ show(fig, "data_size")
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Which columns grow, computed** (from the fewest videos to all of them, points):
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 first, last = sweep[0][1], sweep[-1][1]
 paper_first, paper_last = PAPER_T2["10K"], PAPER_T2["300K"]
 print_table([(k.replace("_", " "), f"{100 * (last[k] - first[k]):+.1f}", f"{paper_last[i] - paper_first[i]:+.1f}",
@@ -136,10 +136,10 @@ print_table([(k.replace("_", " "), f"{100 * (last[k] - first[k]):+.1f}", f"{pape
 # (seed 0): differences of a few points between neighbouring sizes are within what another seed moves
 # (`videobert_main` in docs/RESULTS.md).
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 3. Results
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 print_table(size_rows, ["videos", "verb top-1", "verb top-5", "noun top-1", "noun top-5"])
 n_small, z_small = sweep[0]
 record(NB, "zero-shot noun top-5, fewest videos", round(100 * z_small["noun_top5"], 1), 17.8, unit="%",
@@ -156,6 +156,10 @@ record(NB, "zero-shot verb top-5, all videos", round(100 * sweep[-1][1]["verb_to
 #
 # 1. Table 2 shows no saturation at 300K videos. Does a plot like ours, with a small model and a
 #    small world, say anything about that - or is the world the bottleneck?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
+# **More questions for the journal club**
+#
 # 2. Here every run takes the same number of steps, so fewer videos are seen more often. The paper
 #    does not say how it trained its smaller sets. Which choice measures "more data helps"?
 # 3. Our visual words were fitted on all training videos even for the smaller runs. Should the

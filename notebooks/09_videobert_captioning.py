@@ -55,7 +55,7 @@ PROFILE = profiles.current()
 RECIPE = videobert_recipe(PROFILE)
 print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num_threads()}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 1. The main model and the two feature sets
 #
 # Clip network (notebook 05), visual words, and the VideoBERT of notebook 06, loaded from `runs/cache/`
@@ -89,7 +89,7 @@ print(f"{n_train} captioned training segments from {len(vw.train_videos)} videos
 # several captioner seeds; the bars span them. All the captions (every training segment) are notebook
 # 06's experiment (one seed, the recipe's steps); under the `gpu` profile that point is repeated here.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 BUDGETS = profiles.pick(smoke=[(4, 2), (None, 2)],  # (segments or None for all, captioner steps)
                         cpu=[(60, 300), (150, 300), (450, 600)],
                         gpu=[(60, 300), (150, 300), (450, 600), (None, RECIPE.caption.steps)])
@@ -128,7 +128,7 @@ print(f"({time.perf_counter() - t0:.0f} s)")
 diffs = {n: float(np.mean(bleu[(n, "VideoBERT + S3D")]) - np.mean(bleu[(n, "S3D")])) for n in sizes}
 spread = {n: float(np.ptp(bleu[(n, "S3D")])) for n in sizes}
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(10, 3.4))
 for label, colour, dx in (("S3D", "tab:gray", 0.97), ("VideoBERT + S3D", "tab:blue", 1.03)):
     means = [np.mean(bleu[(n, label)]) for n in sizes]
@@ -157,7 +157,7 @@ show(fig, "captions_curve")
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Where VideoBERT + S3D is ahead, computed** (mean over seeds, in BLEU-4 points):
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 for n in sizes:
     verdict = "ahead" if diffs[n] > 0 else "behind"
     if len(bleu[(n, "S3D")]) == 1:
@@ -185,16 +185,16 @@ if PROFILE != "smoke":
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Example captions where the captions were scarcest (seed 0), in the deck's layout (GT / VideoBERT / S3D):
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 n0 = sizes[0]
 for j in range(0, min(len(references), 40), 8):
     print(f"GT:        {references[j]}\nVideoBERT: {examples[(n0, 'VideoBERT + S3D')][j]}\n"
           f"S3D:       {examples[(n0, 'S3D')][j]}\n")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 3. Results
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 print_table([(n, f"{np.mean(bleu[(n, 'S3D')]):.2f}", f"{np.mean(bleu[(n, 'VideoBERT + S3D')]):.2f}", f"{diffs[n]:+.2f}")
              for n in sizes], ["captioned segments", "BLEU-4, S3D", "BLEU-4, VideoBERT + S3D", "difference"])
 print("the paper (YouCook2): S3D 3.24, VideoBERT + S3D 4.33 (+1.09)")
@@ -209,6 +209,10 @@ for n in sizes:
 #    that make, and which point of our curve is closest to it?
 # 2. VideoBERT's features are a function of the visual words, which are a function of the S3D features:
 #    they contain nothing about a clip that S3D's do not. How can they still help a captioner?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
+# **More questions for the journal club**
+#
 # 3. Here the steps of a video are drawn independently, so knowing one step says nothing about the
 #    next. In real recipes it does. Which of VideoBERT's features could use that, and would you expect
 #    the gain to grow or shrink?
