@@ -206,17 +206,30 @@ def table_html(headers, rows) -> str:
     return f'<table class="mm-table"><thead>{row("th", headers)}</thead><tbody>{body}</tbody></table>'
 
 
+def _text(out) -> str:
+    text = out.get("text", "")
+    return "".join(text) if isinstance(text, list) else text
+
+
 def _tables_as_html(nb) -> None:
-    """Printed tables (stdout) become HTML tables; the text around them stays text."""
+    """Consecutive prints of a cell become one block of text, as in Jupyter, and the tables
+    printed in it (stdout) HTML tables; the text around them stays text."""
     from nbformat.v4 import new_output
 
     for cell in nb["cells"]:
-        outputs = []
+        merged = []  # consecutive prints are one block of text, as in Jupyter
         for out in cell.get("outputs", []):
+            if merged and out.get("output_type") == "stream" and merged[-1].get("output_type") == "stream" \
+                    and out.get("name") == merged[-1].get("name"):
+                merged[-1] = new_output("stream", name=out["name"], text=_text(merged[-1]) + _text(out))
+            else:
+                merged.append(out)
+        outputs = []
+        for out in merged:
             if out.get("output_type") != "stream" or out.get("name") != "stdout":
                 outputs.append(out)
                 continue
-            pieces = split_tables(out["text"])
+            pieces = split_tables(_text(out))
             if all(isinstance(p, str) for p in pieces):
                 outputs.append(out)
                 continue
