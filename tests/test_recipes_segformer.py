@@ -270,7 +270,7 @@ def test_table_1c_arms_differ_only_where_the_paper_does():
     mix, pe = recipes.table_1c_recipe("cpu", "mixffn"), recipes.table_1c_recipe("cpu", "learned")
     assert mix.scene_size == 2 * mix.image_size  # crops of larger scenes, as Cityscapes runs
     assert pe.model_overrides == {**mix.model_overrides, "pos_encoding": "learned", "pe_init_std": 1.0}
-    assert pe.train.steps == recipes.TABLE_1C_PE_STEPS["cpu"] * mix.train.steps
+    assert pe.train.steps == recipes.TABLE_1C_PE_STEPS["cpu"] * mix.train.steps and mix.labels == "foreground"
     assert dataclasses.replace(pe, model_overrides=mix.model_overrides, train=mix.train) == mix
     assert recipes.table_1c_sizes(mix) == (64, 96, 128, 192, 256)
     assert recipes.table_1c_recipe("cpu", "learned", train=dict(steps=7)).train.steps == 7
@@ -278,24 +278,25 @@ def test_table_1c_arms_differ_only_where_the_paper_does():
         recipes.table_1c_recipe("cpu", "sine")
 
 
-def test_resolution_curve_crops_mosaics_and_scores_both_protocols():
-    images, masks = make_scenes(4, 32, seed=0, split="test")
-    big, big_masks = recipes.mosaic_2x2(images, masks)
-    assert big.shape == (1, 3, 64, 64) and torch.equal(big_masks[0, :32, 32:], masks[1])
-    with pytest.raises(ValueError, match="need at least 4 scenes"):
-        recipes.mosaic_2x2(images[:3], masks[:3])
+def test_resolution_test_set_keeps_the_digits_pixel_size_and_one_canvas():
+    recipe = recipes.table_1c_recipe("smoke", "mixffn")  # 32 px crops of 64 px scenes
+    test_set = recipes.resolution_test_set(recipe, (32, 64, 128), n=4)
+    scenes = recipes.segformer_data(dataclasses.replace(recipe, n_test=4), "test")
+    assert torch.equal(test_set[32][0], scenes[0][..., :32, :32]) and torch.equal(test_set[64][1], scenes[1])
+    big_images, big_masks = test_set[128]
+    assert big_images.shape == (4, 3, 128, 128) and set(big_masks.unique().tolist()) <= {0, 1}  # foreground labels
+    digit_share = [(m > 0).float().mean().item() for m in (scenes[1], big_masks)]
+    assert 0.3 < digit_share[1] / digit_share[0] < 3  # about the same density of digit pixels
 
-    # A model that ignores its input and predicts background everywhere: both protocols give the same,
-    # and the curve has one entry per size and protocol
+    # a model with all-zero weights predicts one class everywhere: both protocols agree at every size
     background = recipes.make_segformer(recipes.segformer_recipe("smoke"))
     for p in background.parameters():
         p.data.zero_()
-    curve = recipes.resolution_curve(background, big, big_masks, (32, 48, 64), window=32)
-    assert set(curve) == {f"{k}_{s}" for k in ("whole", "sliding") for s in (32, 48, 64)}
-    assert curve["whole_32"] == curve["sliding_32"]
-    assert all(math.isclose(curve[f"whole_{s}"], curve[f"sliding_{s}"]) for s in (48, 64))
-    with pytest.raises(ValueError, match="between the window 32 and the images' side 64, got 96"):
-        recipes.resolution_curve(background, big, big_masks, (96,), window=32)
+    curve = recipes.resolution_curve(background, test_set, window=32)
+    assert set(curve) == {f"{k}_{s}" for k in ("whole", "sliding") for s in (32, 64, 128)}
+    assert all(math.isclose(curve[f"whole_{s}"], curve[f"sliding_{s}"]) for s in (32, 64, 128))
+    with pytest.raises(ValueError, match="test images of size 16 must be 16x16 and at least the window 32"):
+        recipes.resolution_curve(background, {16: (big_images[..., :16, :16], big_masks[..., :16, :16])}, window=32)
 
 
 def test_table_1c_run_reports_every_size_as_a_multiple_of_the_crop():
