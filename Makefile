@@ -5,10 +5,13 @@ TORCH  ?= torch==2.13.0
 VENV   := .venv
 PY     := $(VENV)/bin/python
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.py))
+# JupyterLab's settings for this venv (RISE scrolls tall slides and numbers them, every cell is
+# rendered so that speaker notes are, a .py opens as a notebook); notebooks/rise.css sizes RISE's text
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: setup lab run test notebooks slides figures experiments docs bench clean
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(LAB_SETTINGS)
 
 $(VENV)/.installed: pyproject.toml
 	@echo "setup: creating $(VENV)"
@@ -21,8 +24,13 @@ $(VENV)/.installed: pyproject.toml
 	@echo "setup: done"
 	touch $@
 
-## open the notebooks in JupyterLab; the RISE extension (jupyterlab-rise) presents one as
-## slides: Alt+R in a notebook, or the slideshow button of its toolbar
+$(LAB_SETTINGS): minimodels/templates/jupyterlab/overrides.json $(VENV)/.installed
+	mkdir -p $(dir $@)
+	cp $< $@
+
+## open the notebooks in JupyterLab (notebooks/jupytext.toml pairs each .py with its .ipynb: saving
+## either writes both); the RISE extension (jupyterlab-rise) presents one as slides: Alt+R in a
+## notebook, or the slideshow button of its toolbar
 lab: setup
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
