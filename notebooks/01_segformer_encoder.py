@@ -29,7 +29,8 @@
 # **Speaker notes.** This deck follows the seed deck's order: ViT's limits (이전 연구의 한계), the
 # contributions (핵심 기여), then the encoder's three parts. Nothing here trains, so the whole notebook can
 # be re-run live on a laptop CPU; only "Time and memory, measured" depends on the machine - show its
-# committed plot if the laptop is busy. Budget: sections 1-2 five minutes, 3-5 twenty, 6-7 ten.
+# committed plot if the laptop is busy. Budget in the talk (talk.html): sections 1-2 four minutes, 3-5
+# eleven, 6-7 four; notebook 02 and the discussion take the rest (docs/PRESENTING.md).
 
 # %% slideshow={"slide_type": "skip"} tags=["nbval-ignore-output"]
 import math

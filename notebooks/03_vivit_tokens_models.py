@@ -47,8 +47,8 @@
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Speaker notes.** The story follows the Korean blog post: input processing first (학습 시 / 추론 시),
 # then tubelets, the four models and initialisation. Nothing here trains, so every cell can be re-run
-# live on a laptop CPU. Budget: input pipeline 10 min, tubelets 5, the four models 15,
-# Table 2 and tokens vs FLOPs 5, questions 10.
+# live on a laptop CPU. Budget in the talk (talk.html): input pipeline 6 min, tubelets 2, the four
+# models 7, Table 2 to the results 5; notebook 04 and the discussion take the rest (docs/PRESENTING.md).
 
 # %% slideshow={"slide_type": "skip"}
 import math

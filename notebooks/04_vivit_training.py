@@ -42,8 +42,9 @@
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Speaker notes.** Run nothing live: the notebook trains some twenty models, one after another.
 # Present from the committed outputs. The slide to build the talk around is section 7: the
-# frame-average baseline sits at chance (0.5) on the direction of every pair. Budget: task 5 min, main
-# run 10, ablations 10-15, multi-view 5, questions 10.
+# frame-average baseline sits at chance (0.5) on the direction of every pair. Budget in the talk
+# (talk.html): task and main run 4 min, ablations 6, regularisation and multi-view 4, then the
+# discussion of notebooks 03 and 04 (docs/PRESENTING.md).
 
 # %% slideshow={"slide_type": "skip"}
 import time

@@ -278,6 +278,22 @@ def test_talk_slides_show_short_code(ipynb):
         assert not wide, f"{ipynb.stem}: code wider than {CODE_WIDTH} characters on a talk slide: {wide[0]!r}"
 
 
+def test_the_presenters_guide_follows_the_talk_paths():
+    """docs/PRESENTING.md: each paper's table of minutes adds up to its total, within 30-45, and
+    cites only slides that the talk decks have."""
+    guide = (REPO / "docs" / "PRESENTING.md").read_text()
+    talks = {stem[:2]: talk for notebooks in slides.talk_paths().values() for stem, talk, _ in notebooks}
+    tables = re.findall(r"\*\*(\w+)\*\* \(notebooks [^)]*\)\n\n((?:\|.*\n)+)", guide)
+    assert {name for name, _ in tables} == {"SegFormer", "ViViT", "VideoBERT"}
+    for name, table in tables:
+        rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table.splitlines()[2:]]
+        minutes = [int(row[2]) for row in rows if row[2].isdigit()]
+        total = int(next(row[2].strip("*") for row in rows if "total" in row[0]))
+        assert sum(minutes) == total and 30 <= total <= 45, f"{name}: minutes {minutes} against a total of {total}"
+        for nn, last in re.findall(r"\b(\d\d): (?:\d+-)?(\d+)\b", table):
+            assert int(last) <= talks[nn], f"{name}: the guide cites slide {last} of notebook {nn}'s talk, which has {talks[nn]}"
+
+
 def test_unknown_notebook_is_refused_with_the_known_names():
     with pytest.raises(ValueError, match=r"unknown notebook '99_nothing'.*01_segformer_encoder"):
         slides.resolve(["99_nothing"])
