@@ -5,8 +5,8 @@ TORCH  ?= torch==2.13.0
 VENV   := .venv
 PY     := $(VENV)/bin/python
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.py))
-# JupyterLab's settings for this venv (RISE scrolls tall slides and numbers them, every cell is
-# rendered so that speaker notes are, a .py opens as a notebook); notebooks/rise.css sizes RISE's text
+# JupyterLab's settings for this venv (RISE scrolls tall slides and numbers them, a .py opens as a
+# notebook); notebooks/rise.css sizes RISE's text
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
 .PHONY: setup lab run test notebooks slides figures experiments docs bench clean
