@@ -310,7 +310,7 @@ def test_speed_measurement_counts_and_times_every_side():
     recipe = recipes.segformer_speed_recipe("smoke", variant="b0")
     out = recipes.measure_segformer_speed(recipe)
     assert set(out) == {f"{k}_{s}" for k in ("fps", "gmacs") for s in recipe.short_sides}
-    assert out["gmacs_64"] > 3 * out["gmacs_32"] > 0 and all(out[f"fps_{s}"] > 0 for s in recipe.short_sides)
+    assert out["gmacs_64"] > 3 * out["gmacs_32"] > 0 and recipe.short_sides == (64, 48, 40, 32) and all(out[f"fps_{s}"] > 0 for s in recipe.short_sides)
     with pytest.raises(ValueError, match="short_sides must be ints >= 32, got \\(16,\\)"):
         recipes.segformer_speed_recipe("smoke", short_sides=(16,))
     with pytest.raises(ValueError, match="repeats must be an int >= 1, got 0"):
