@@ -195,6 +195,73 @@ def figure_saver(notebook: str) -> Callable[..., None]:
     return show_figure
 
 
+def _seed_values(runs: dict, metrics: dict, live: dict | None, paper: dict | None) -> dict:
+    """``{metric: [value per seed]}``, after checking the arguments of :func:`seed_spread`."""
+    if not isinstance(runs, dict) or not runs or not all(isinstance(r, dict) for r in runs.values()):
+        raise ValueError(f"runs must map each seed to its {{metric: value}} (an arm's 'runs' in results/NAME.json), "
+                         f"got {runs!r}")
+    if not isinstance(metrics, dict) or not metrics:
+        raise ValueError(f"metrics must map each metric to its label, got {metrics!r}")
+    for name, extra in (("live", live), ("paper", paper)):
+        unknown = sorted(set(extra or {}) - set(metrics))
+        if unknown:
+            raise ValueError(f"{name} names metrics that are not drawn: {unknown}; drawn: {list(metrics)}")
+    missing = sorted({m for r in runs.values() for m in metrics if m not in r})
+    if missing:
+        raise ValueError(f"metrics {missing} are not in every run; the runs hold {sorted(next(iter(runs.values())))}")
+    return {m: [float(r[m]) for r in runs.values()] for m in metrics}
+
+
+def seed_spread(runs: dict, metrics: dict, live: dict | None = None, paper: dict | None = None, ax=None,
+                title: str = "", ylabel: str = "", legend: bool = True):
+    """The seeds of one arm of a recorded experiment, one column per metric: each seed a dot, the mean
+    a bar, this notebook's own run a star (``live``) and the paper's figure a cross (``paper``).
+
+    ``runs``: seed -> {metric: value}, an arm's ``runs`` in ``results/NAME.json``; ``metrics``:
+    metric -> column label, in the order drawn; ``live`` and ``paper``: metric -> value, in the
+    runs' units, for any of the metrics. Draws into ``ax`` (default: a new figure), with a legend
+    unless ``legend`` is false, and returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    values = _seed_values(runs, metrics, live, paper)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(metrics) + 2.5), 3.6), constrained_layout=True)
+    marks = {"seeds": False, "live": False, "paper": False}
+    for i, (metric, seeds) in enumerate(values.items()):
+        ax.bar(i, sum(seeds) / len(seeds), 0.6, color="#c6dbef", label=None if i else "mean over seeds")
+        ax.plot([i - 0.12] * len(seeds), seeds, "o", color="#08519c", ms=5,
+                label=None if marks["seeds"] else f"each seed ({len(seeds)})")
+        marks["seeds"] = True
+        if live and metric in live:
+            ax.plot(i + 0.12, live[metric], "*", color="#d94801", ms=12, label=None if marks["live"] else "this notebook's run")
+            marks["live"] = True
+        if paper and metric in paper:
+            ax.plot(i, paper[metric], "x", color="#cb181d", ms=9, mew=2, label=None if marks["paper"] else "the paper's")
+            marks["paper"] = True
+    ax.set_xticks(range(len(metrics)), list(metrics.values()))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if legend:
+        ax.legend(fontsize=8)
+    return ax.figure
+
+
+def seed_rows(runs: dict, metrics: dict, live: dict | None = None, digits: int = 3) -> list[tuple]:
+    """Rows for :func:`print_table` under the headers ``SEED_HEADERS``: per metric its label, the
+    number of seeds, their mean, lowest and highest value and this notebook's run (``live``; None
+    when it has none), written with ``digits`` decimals."""
+    values = _seed_values(runs, metrics, live, None)
+
+    def text(v):
+        return f"{float(v):.{digits}f}"
+
+    return [(label, len(values[m]), text(sum(values[m]) / len(values[m])), text(min(values[m])), text(max(values[m])),
+             text(live[m]) if live and m in live else None) for m, label in metrics.items()]
+
+
+SEED_HEADERS = ["metric", "seeds", "mean", "lowest", "highest", "this run"]
+
+
 _SHOW_CALL = re.compile(r"""\bshow\(\s*[^,()]+,\s*["']([a-z0-9_-]+)["']""")
 
 

@@ -78,3 +78,41 @@ def test_run_notebooks_summarises_this_run_only(tmp_path, monkeypatch, capsys):
     assert "fresh" in out and "stale" not in out and "other" in out
     fresh = json.loads((results / "01_a.json").read_text())["fresh"]
     assert fresh["ours"] == 1.5 and fresh["paper"] == 2.0 and fresh["profile"] == "smoke"
+
+
+RUNS = {"0": {"acc": 0.9, "dir": 0.8}, "1": {"acc": 0.7, "dir": 0.6}, "2": {"acc": 0.8, "dir": 0.7}}
+
+
+def test_seed_spread_draws_every_seed_the_mean_the_live_run_and_the_paper():
+    fig = report.seed_spread(RUNS, {"acc": "top-1", "dir": "direction"}, live={"acc": 0.95}, paper={"dir": 0.5})
+    ax = fig.axes[0]
+    assert [round(p.get_height(), 6) for p in ax.patches] == [0.8, 0.7]  # the means
+    lines = {line.get_label(): line for line in ax.lines}
+    seeds = [list(line.get_ydata()) for line in ax.lines if line.get_marker() == "o"]
+    assert seeds == [[0.9, 0.7, 0.8], [0.8, 0.6, 0.7]]
+    assert list(lines["this notebook's run"].get_ydata()) == [0.95]
+    assert list(lines["the paper's"].get_ydata()) == [0.5] and lines["the paper's"].get_xdata()[0] == 1
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["top-1", "direction"]
+    assert ax.get_legend() is not None
+    plt.close(fig)
+    assert report.seed_spread(RUNS, {"acc": "top-1"}, legend=False).axes[0].get_legend() is None
+    plt.close("all")
+
+
+def test_seed_rows_give_the_range_over_seeds():
+    rows = report.seed_rows(RUNS, {"acc": "top-1", "dir": "direction"}, live={"acc": 0.9123})
+    assert rows == [("top-1", 3, "0.800", "0.700", "0.900", "0.912"), ("direction", 3, "0.700", "0.600", "0.800", None)]
+    assert report.seed_rows(RUNS, {"acc": "top-1"}, digits=1)[0][2:5] == ("0.8", "0.7", "0.9")
+    assert len(report.SEED_HEADERS) == len(rows[0])
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(runs={}, metrics={"acc": "top-1"}), "map each seed"),
+    (dict(runs=RUNS, metrics={}), "map each metric"),
+    (dict(runs=RUNS, metrics={"miou": "mIoU"}), r"\['miou'\] are not in every run"),
+    (dict(runs=RUNS, metrics={"acc": "top-1"}, live={"dir": 0.5}), r"live names metrics that are not drawn: \['dir'\]"),
+])
+def test_seed_spread_refuses_what_it_cannot_draw(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        report.seed_spread(**kwargs)
+    plt.close("all")
