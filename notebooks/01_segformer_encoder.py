@@ -1016,27 +1016,22 @@ print("results logged:", NB)
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Take-aways
 #
-# - MiT is a pyramid: 1/4 ... 1/32, channels 32 ... 512, head dim 32 throughout.
-# - Overlapped patch merging = strided convolutions with K > S; sizes are ceil(H / 2^(i+1)).
-# - Efficient self-attention = a conv with kernel = stride = sr on keys/values (R = sr^2);
-#   it cuts compute by R, and memory by R unless a fused kernel already removed the matrix.
-# - Mix-FFN = Linear, 3x3 depth-wise conv, GELU, Linear; zero padding supplies position,
-#   so nothing depends on the training resolution.
-# - The package reproduces Table 1a's parameters and FLOPs; the paper's Table 6 E = 8 and
-#   B0's 3.4 M encoder do not match its own code.
+# - MiT is a pyramid (1/4 ... 1/32) built by overlapping strided convolutions (K > S), not ViT's one grid.
+# - Efficient self-attention shrinks keys and values by R = sr^2 with a strided conv: R times less compute.
+# - Mix-FFN's 3x3 depth-wise conv replaces the positional encoding: nothing depends on the training size.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Questions for discussion
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# ### Questions to ask the room
 #
-# 1. Zero padding tells a token that it is near the border - but how does a token in the
-#    middle of a 1024x2048 image know where it is? Does it need to, for segmentation?
-# 2. Fused attention kernels remove the memory argument for R. Would you still use R = 64 in
-#    2025, or full attention with flash attention at stage 1? What does the MAC count say?
-# 3. At B0 scale the "lightweight" decoder costs more MACs than the encoder. Is it still
-#    fair to call it lightweight? (Notebook 02 measures the decoder width C.)
+# 1. Zero padding tells a token it is near the border - but how does a token in the middle of a
+#    1024x2048 image know where it is? Does it need to, for segmentation?
+# 2. Fused attention kernels remove the memory argument for R. Would you still use R = 64 today, or
+#    full attention with flash attention at stage 1? What does the MAC count say?
+# 3. At B0 scale the "lightweight" decoder costs more MACs than the encoder. Is it still fair to call
+#    it lightweight? (Notebook 02 measures the decoder width C.)
 
 # %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
-# ### More questions for discussion
+# ### More questions
 #
 # 4. The reduction conv floors: at 500x375 stage 1 drops 5 rows and 6 columns from the keys.
 #    Does that matter? How would you avoid it (padding, adaptive pooling as in PVTv2)?

@@ -48,7 +48,7 @@
 # **Speaker notes.** The story follows the Korean blog post: input processing first (학습 시 / 추론 시),
 # then tubelets, the four models and initialisation. Nothing here trains, so every cell can be re-run
 # live on a laptop CPU. Budget in the talk (talk.html): input pipeline 6 min, tubelets 2, the four
-# models 7, Table 2 to the results 5; notebook 04 and the discussion take the rest (docs/PRESENTING.md).
+# models 8, Table 2 to the results 5; notebook 04 and the discussion take the rest (docs/PRESENTING.md).
 
 # %% slideshow={"slide_type": "skip"}
 import math
@@ -87,6 +87,7 @@ from minimodels.data.video import (
 )
 from minimodels.flops import count_macs, macs_by_op
 from minimodels.layers import count_params
+from minimodels.schematics import vivit_schematic
 from minimodels.vivit import (
     MODELS,
     Attention,
@@ -561,6 +562,14 @@ TRACE_HEADERS = ["step", "module", "input", "output", "what happens"]
 def traced_input(rows, step):
     """The input shape recorded for ``step`` (the first time it ran)."""
     return next(r[2] for r in rows if r[0] == step)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The four models at a glance
+#
+# Whom one token attends to in each model, counted for the paper's ViViT-B/16x2 on 32 frames of 224x224.
+
+# %% tags=["hide-input"]
+show(vivit_schematic(variant_config("B/16x2")), "four_models")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Model 1: spatio-temporal attention
@@ -1402,29 +1411,23 @@ report.print_table(rows, ["quantity", "ours", "paper", "source"])
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Take-aways
 #
-# - Input: one random 32-frame clip at stride 2 for training (scale jitter, crop, flip); 4 clips x 3 crops
-#   at test, averaged - softmax scores (a mixture) or logits (a geometric mean), which can disagree.
-# - Tokens: a Conv3d with kernel = stride = tubelet, $N = \lfloor T/t \rfloor \cdot \frac{H}{h} \cdot
-#   \frac{W}{w}$; $t = 1$ is uniform frame sampling.
-# - Four models, one difference - who attends to whom: everything (1); a frame, then frame summaries (2);
-#   a frame, then a position, in every block (3); a frame *or* a position, by head (4).
-# - Table 2's parameters are reproduced exactly (up to the paper's rounding) and its FLOPs within 0.9%
-#   (the paper counts some element-wise work too); ViViT-L's resolution figures likewise.
-# - Model 1's cost is quadratic in the tokens, the factorised models' linear in the frames.
-# - Positions: tile to initialise from an image, interpolate over t, h, w to change the clip size.
+# - Tokens: a Conv3d with kernel = stride = tubelet; $t = 1$ is uniform frame sampling.
+# - The four models differ only in who attends to whom: everything, a frame then frame summaries,
+#   a frame then a position, a frame *or* a position by head.
+# - Model 1's cost is quadratic in the tokens; Table 2's parameters and FLOPs follow from the code.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Questions for discussion
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# ### Questions to ask the room
 #
-# 1. Model 1 is the most accurate on Kinetics but Model 2 is the best on Epic Kitchens (43.7 vs 43.1) in
-#    under a third of the TPU time. What could make late fusion better on a small dataset?
-# 2. Central-frame initialisation starts the model as uniform frame sampling, which ignores half of the
-#    frames. Why might that beat filter inflation (79.2 vs 77.6), which sees every frame from the start?
-# 3. Twelve views of 32 frames cost 12x the FLOPs of one. Is a multi-view accuracy a fair comparison with a
-#    model that sees 128 frames in one view? How should a paper report cost per video?
+# 1. Model 2 beats Model 1 on Epic Kitchens (the paper's 43.7 vs 43.1) in under a third of the TPU
+#    time. What could make late fusion better on a small dataset?
+# 2. Central-frame init starts as uniform frame sampling, ignoring half of the frames. Why might it beat
+#    filter inflation (the paper's 79.2 vs 77.6)?
+# 3. Twelve views of 32 frames cost 12x one view. Is that a fair comparison with a model that sees 128
+#    frames in one view? How should a paper report cost per video?
 
 # %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
-# ### More questions for discussion
+# ### More questions
 #
 # 4. Model 4 has exactly Model 1's parameters. Could you fine-tune a trained Model 1 into a Model 4 (or
 #    back)? What would the heads that turn temporal have to unlearn?

@@ -43,7 +43,7 @@
 # **Speaker notes.** Run nothing live: the notebook trains some twenty models, one after another.
 # Present from the committed outputs. The slide to build the talk around is section 7: the
 # frame-average baseline sits at chance (0.5) on the direction of every pair. Budget in the talk
-# (talk.html): task and main run 4 min, ablations 6, regularisation and multi-view 4, then the
+# (talk.html): task and main run 5 min, ablations 6, regularisation and multi-view 4, then the
 # discussion of notebooks 03 and 04 (docs/PRESENTING.md).
 
 # %% slideshow={"slide_type": "skip"}
@@ -53,7 +53,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from minimodels import profiles, report
+from minimodels import experiments, profiles, report
 from minimodels.data.motion import DIRECTION_PAIRS, MOTION_CLASSES, MOTION_TYPES, make_motion_videos, reverse_time
 from minimodels.data.video import average_views, multi_view_predict, three_crops, uniform_clip_starts
 from minimodels.flops import count_macs
@@ -244,6 +244,26 @@ show(fig, "learning_curve")
 # %% tags=["hide-input", "nbval-ignore-output"]
 rows = [(name, None if v is None else round(v, 3)) for name, v in result.per_class_acc.items()]
 report.print_table(rows, ["class", "held-out top-1"])
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The main run and its recorded seeds
+#
+# The same recipe run with several seeds (`vivit_main` in `results/`), next to this notebook's run:
+
+# %% tags=["hide-input", "nbval-ignore-output"]
+main_runs = experiments.load("vivit_main")
+seeds = main_runs["arms"]["Model 1, central-frame init"]["runs"]
+MAIN_METRICS = {"acc": "held-out top-1\n(chance 0.1)", "direction_acc": "direction within pairs\n(chance 0.5)"}
+this_run = {"acc": acc, "direction_acc": result.direction_acc}
+fig, ax = plt.subplots(figsize=(6.5, 3.6), constrained_layout=True)
+report.seed_spread(seeds, MAIN_METRICS, live=this_run, ax=ax, ylabel="accuracy",
+                   title=f"vivit_main: {main_runs['profile']} profile, seeds {', '.join(map(str, main_runs['seeds']))}")
+ax.set_ylim(0, 1)
+show(fig, "main_run_seeds")
+print(f"recorded by: {main_runs['command']}\non {main_runs['date']}, {main_runs['machine']['cpu']}; "
+      f"this notebook's run: profile {recipe.profile}, seed {recipe.seed}")
+report.print_table(report.seed_rows(seeds, {m: label.split("\n")[0] for m, label in MAIN_METRICS.items()},
+                                    live=this_run), report.SEED_HEADERS)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Table 1 at reduced scale: how to initialise the tubelet kernel
@@ -648,20 +668,24 @@ rows = [
 report.print_table(rows, ["quantity", "ours", "paper", "note"])
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Questions for the journal club
+# ### Take-aways
 #
-# 1. Our frame-average baseline is at chance on direction by construction, yet the paper's average-pool
-#    Model 2 loses only 3 points on Kinetics. What does that say about how much Kinetics needs temporal order -
-#    and which datasets would you use to test a video model's temporal reasoning (SSv2, our pairs)?
-# 2. Central-frame init starts the model as uniform frame sampling. Why should it beat filter inflation,
-#    which sees every frame from the first step? Does our run agree, beyond seed noise? How many seeds
-#    would you need to tell 77.6 from 79.2?
-# 3. Short runs can rank large tubelets, or L_t = 0, first; the paper ranks small tubelets and L_t >= 1
-#    first. Which such rankings would you expect to flip with a longer schedule, and what does an
-#    ablation at a fixed small budget measure?
+# - A small video transformer trains from an image ViT; from scratch it sits at chance far longer.
+# - Only temporal modelling tells a motion from its reversal: the frame average cannot, by design.
+# - Short ablations measure how fast a variant starts, not where it ends: rank only with longer runs.
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# ### Questions to ask the room
+#
+# 1. Our frame average is blind to direction by construction, yet the paper's average-pool Model 2 loses
+#    only 3 points on Kinetics. What does that say about Kinetics, and which datasets test temporal order?
+# 2. Central-frame init starts as uniform frame sampling. Why should it beat filter inflation, which sees
+#    every frame from the first step? How many seeds would tell the paper's 77.6 from its 79.2?
+# 3. Short runs can rank large tubelets, or L_t = 0, first; the paper ranks them last. Which rankings would
+#    flip with a longer schedule, and what does an ablation at a fixed small budget measure?
 
 # %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
-# ### More questions for the journal club
+# ### More questions
 #
 # 4. At 128 tokens the factorised models save almost nothing; at 3136 tokens Model 2 is 3x faster than
 #    Model 1. Where is the crossover, and is MACs or wall time the right axis (Table 2 gives both)?

@@ -40,6 +40,7 @@ import torch
 from sklearn.cluster import KMeans
 
 from minimodels import profiles, report
+from minimodels.bert import variant_config as bert_config
 from minimodels.data.howto import NOUNS, VERBS, clips, make_howto_videos, make_vocab
 from minimodels.kmeans import HierarchicalKMeans
 from minimodels.layers import count_params
@@ -55,6 +56,7 @@ from minimodels.recipes.videobert import (
 )
 from minimodels.report import CACHE_DIR, print_table, record, show_source
 from minimodels.s3d import S3D, SepConv3d
+from minimodels.schematics import videobert_schematic
 from minimodels.videobert import build_inputs, segments_from_video
 
 NB = "05_videobert_visual_words"
@@ -89,6 +91,14 @@ print(f"visual words, paper (d = 4, k = 12): 12^4 = {K_paper:,}; here (d = {CPU.
       f"{CPU.kmeans_k}^{CPU.kmeans_depth} = {CPU.num_visual_words}")
 print(f"one softmax over both: {len(vocab)} + {CPU.num_visual_words} = {len(vocab) + CPU.num_visual_words} "
       f"outputs (the paper: 30,522 + 20,736 = {30522 + K_paper:,})")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### VideoBERT's pipeline, with the paper's numbers
+#
+# From frames to visual words, then one BERT over text and video, trained by masked tokens and alignment.
+
+# %% tags=["hide-input"]
+show(videobert_schematic(), "pipeline_paper")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The narrated how-to world
@@ -150,6 +160,18 @@ ax.set_xlabel("seconds (thin lines: clip boundaries)")
 ax.set_title("narration is shifted from its picture; grey: sentences about nothing visible", fontsize=10)
 fig.tight_layout()
 show(fig, "narration_timeline")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The same pipeline in this world
+#
+# Every box keeps its step; the numbers are this world's (the cpu profile's sizes, under every profile).
+
+# %% tags=["hide-input"]
+bert_size = bert_config(CPU.bert_variant, len(vocab), **CPU.bert_overrides)
+show(videobert_schematic(levels=CPU.kmeans_depth, branching=CPU.kmeans_k, fps=demo.fps,
+                         feature_dim=S3D.from_variant(CPU.s3d_variant, 0).feature_dim,
+                         clip_frames=demo.clip_frames, text_vocab_size=len(vocab), text_tokens="word",
+                         bert_layers=bert_size.depth, bert_hidden=bert_size.hidden_dim), "pipeline_here")
 
 # %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 3. Frames to clips
@@ -359,22 +381,30 @@ record(NB, "visual words used", used, 20736, note=f"of {kmeans.vocab_size}")
 record(NB, "supervised verb top-1", round(100 * sup["verb_top1"], 1), 16.1, unit="%", note="paper: YouCook2, S3D")
 record(NB, "supervised noun top-1", round(100 * sup["noun_top1"], 1), 13.2, unit="%", note="paper: YouCook2, S3D")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # The paper's supervised S3D scores are low because YouCook2's verbs and nouns are many and Kinetics
 # is not cooking; ours are high because the clip network was trained on exactly this world's verbs
 # and nouns - it is the *upper bound* row of Table 1 in notebook 06, not a competitor.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Take-aways
 #
-# **Questions for the journal club**
+# - Masked modelling needs a vocabulary: each clip's feature becomes one of k^d visual words.
+# - A clip's word is the leaf reached by descending the k-means tree - not always the nearest leaf.
+# - Text and video become one sequence, `[CLS] text [>] video [SEP]`, for one BERT.
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# ### Questions to ask the room
 #
 # 1. The paper uses 20,736 visual words for about 1.3 M clips of training video. What goes wrong if
 #    the vocabulary is much larger than the data? Much smaller?
 # 2. The clip features come from a network trained *with labels* on Kinetics. How "self-supervised"
 #    is VideoBERT, then?
-
-# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
-# **More questions for the journal club**
-#
 # 3. Why descend a tree instead of a flat k-means with 20,736 centres? (Cost of assignment, and of
 #    fitting.) What does the tree lose?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
+# ### More questions
+#
 # 4. CBT (Sun et al. 2019) dropped the quantisation and used a contrastive loss on the continuous
 #    features. Which detail of a clip is lost when it becomes one of 20,736 words?

@@ -21,7 +21,7 @@
 # 3. pre-training (a text BERT first, as the paper starts from BERT-large), learning curves;
 # 4. zero-shot verb and noun classification, in a table shaped like Table 1, and examples;
 # 5. captioning with VideoBERT + S3D features vs S3D alone, BLEU-4, example captions;
-# 6. text-to-video and forecasting, drawn;
+# 6. text-to-video, drawn (forecasting is in the appendix);
 # 7. CBT's critique, a results table and questions for the journal club.
 #
 # The ablations of the two augmentations (notebook 07), of the pre-training data size (Table 2,
@@ -30,9 +30,10 @@
 # Korean terms of the seed deck: see the [glossary](GLOSSARY.md).
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# **Speaker notes.** §3 and §5 train (so does §0 when notebook 05 has not run): present from the
-# committed outputs and run only §1-§2 live. The deck's examples (Top verbs: make, assemble, prepare;
-# GT / VideoBERT / S3D captions) have their analogues in §4 and §5.
+# **Speaker notes.** §3 and §5 train (so does the appendix cell that loads the visual words, when
+# notebook 05 has not run): present from the committed outputs and run only §1-§2 live. The deck's
+# examples (Top verbs: make, assemble, prepare; GT / VideoBERT / S3D captions) have their analogues in
+# §4 and §5.
 
 # %% slideshow={"slide_type": "skip"}
 import time
@@ -41,7 +42,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from minimodels import profiles, report
+from minimodels import experiments, profiles, report
 from minimodels.data.howto import NOUNS, VERBS, ZERO_SHOT_TEMPLATE, clips
 from minimodels.layers import count_params
 from minimodels.metrics import bleu4
@@ -78,7 +79,7 @@ RECIPE = videobert_recipe(PROFILE)
 print(f"profile: {PROFILE}   torch {torch.__version__}   threads: {torch.get_num_threads()}")
 
 # %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
-# ## 0. The visual words (notebook 05, in one cell)
+# ## The visual words of notebook 05, in one cell
 #
 # The clip network's weights come from `runs/cache/` when notebook 05 has run (else it trains here); the
 # features, the k-means tree and the tokens are recomputed (cheap next to training).
@@ -247,6 +248,31 @@ if PROFILE != "smoke":
     assert vb_prior["verb_top5"] < 0.7 and vb_prior["noun_top5"] < 0.65, vb_prior
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The main run and its recorded seeds
+#
+# The whole pipeline run with several seeds (`videobert_main` in `results/`), next to this notebook's run:
+
+# %% tags=["hide-input", "nbval-ignore-output"]
+main_runs = experiments.load("videobert_main")
+arm = "VideoBERT, text BERT first"
+seeds, paper = main_runs["arms"][arm]["runs"], main_runs["paper"][arm]
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.4), sharey=True, layout="constrained")
+seed_table = []
+for ax, (kind, run, what) in zip(axes, [("zero_shot", zs, "cross modal"), ("language_prior", vb_prior, "language prior")]):
+    drawn = {f"{kind}_{k}": k.replace("_top", " top-") for k in keys}
+    live = {f"{kind}_{k}": 100 * run[k] for k in keys}
+    report.seed_spread(seeds, drawn, live=live, paper={m: v for m, v in paper.items() if m in drawn}, ax=ax,
+                       ylabel="%", title=f"VideoBERT, {what}", legend=False)
+    seed_table += report.seed_rows(seeds, {m: f"{what}: {label}" for m, label in drawn.items()}, live=live, digits=1)
+axes[0].set_ylim(0, 105)
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=4, fontsize=9)
+fig.suptitle(f"videobert_main: {main_runs['profile']} profile, seeds {', '.join(map(str, main_runs['seeds']))}")
+show(fig, "main_run_seeds")
+print(f"recorded by: {main_runs['command']}\non {main_runs['date']}, {main_runs['machine']['cpu']}; "
+      f"this notebook's run: profile {RECIPE.profile}, seed {RECIPE.seed}")
+print_table(seed_table, report.SEED_HEADERS)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The deck's examples ("Top verbs: make, assemble, prepare; top nouns: pizza, sauce, pasta"), here:
 # held-out steps, one frame each, with VideoBERT's top-3 verbs and nouns.
 
@@ -310,7 +336,7 @@ for j in range(0, min(len(references), 40), 8):
     print(f"GT:        {references[j]}\nVideoBERT: {captions['VideoBERT + S3D'][j]}\nS3D:       {captions['S3D'][j]}\n")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 6. Text-to-video and forecasting
+# ## 6. Text-to-video
 #
 # **Text-to-video**: `[CLS] sentence [>] [MASK] [MASK] [SEP]`, each mask filled with its most likely
 # visual word; drawn as the training clip nearest that word's centroid. The clip can show another digit
@@ -394,18 +420,25 @@ if PROFILE != "smoke":
     assert bleu["VideoBERT + S3D"] >= bleu["S3D"] - 1.0, bleu
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Questions for the journal club**
+# ### Take-aways
+#
+# - One BERT over words and visual words, trained by masked tokens in three regimes plus alignment.
+# - Zero-shot = fill "how to [MASK] the [MASK]" with the video as context; the prior without it is the control.
+# - With a caption for every segment both captioners sit near the ceiling: notebook 09 makes captions scarce.
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# ### Questions to ask the room
 #
 # 1. The language prior is at chance here but not in the paper (6.9% verb top-5): what in real
 #    narration makes "now let me show you how to [MASK]" predictable without video?
 # 2. Zero-shot top-5 is the paper's headline. What does top-1 say, and why did the authors report
 #    both?
-
-# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
-# **More questions for the journal club**
-#
 # 3. The alignment task reaches high accuracy quickly. Does that mean the model understands the
 #    video, or could it solve it from something easier? How would you check?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
+# ### More questions
+#
 # 4. Concatenating sentences fixes misalignment of a few seconds. What about narration that describes
 #    a step minutes before it is shown?
 # 5. VideoBERT features help captioning only a little in the paper (BLEU-4 3.24 -> 4.33). Is the

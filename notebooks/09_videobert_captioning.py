@@ -203,18 +203,25 @@ for n in sizes:
            note=f"mean of {len(bleu[(n, 'S3D')])} captioner seed(s); paper: YouCook2, 4.33 - 3.24")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Questions for the journal club**
+# ### Take-aways
+#
+# - VideoBERT's features are a function of S3D's: they add a reading (verb and noun guesses), no new facts.
+# - That reading can help a captioner that has few captions; with many, S3D's features catch up.
+# - A difference of about one BLEU point needs several captioner seeds; the paper reports one number.
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# ### Questions to ask the room
 #
 # 1. The paper trained its captioner on YouCook2 only. Which ratio of captioned to narrated video does
 #    that make, and which point of our curve is closest to it?
 # 2. VideoBERT's features are a function of the visual words, which are a function of the S3D features:
 #    they contain nothing about a clip that S3D's do not. How can they still help a captioner?
-
-# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
-# **More questions for the journal club**
-#
 # 3. Here the steps of a video are drawn independently, so knowing one step says nothing about the
 #    next. In real recipes it does. Which of VideoBERT's features could use that, and would you expect
 #    the gain to grow or shrink?
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
+# ### More questions
+#
 # 4. Each point has a few captioner seeds. How many would you need to call a difference of one BLEU
 #    point real?
