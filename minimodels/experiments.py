@@ -239,6 +239,62 @@ def run_experiment(name: str, profile: str | None = None, seeds=None, out_dir: P
     return data
 
 
+def recipe_for_seed(recipe: dict, seed: int) -> dict:
+    """A recorded recipe (a dict) with its run's seed set to ``seed`` in every stage that has one."""
+    return {k: seed if k == "seed" else recipe_for_seed(v, seed) if isinstance(v, dict) else v
+            for k, v in recipe.items()}
+
+
+def merge(name: str, parts, out_dir: Path | None = None) -> dict:
+    """Join results files of experiment ``name`` that ran its seeds as separate processes (side by
+    side, e.g. one seed per core) into ``out_dir/NAME.json`` (default ``results/``), as one run of
+    every seed would have written it. Each part contributes the seeds that all its arms finished
+    (a part stopped early gives the seeds it completed); the parts must agree on the profile, every
+    arm's recipe, the code's commit and the torch version, and give each seed once. The file keeps
+    the command that reproduces the whole, and under ``parts`` each part's command, machine and wall
+    time; ``wall_time_s`` is their sum (the time one process would take, seed after seed)."""
+    datas = [load(name, Path(part)) for part in parts]
+    if not datas:
+        raise ValueError(f"merge {name}: no parts given")
+    first = datas[0]
+    for key in ("profile", "git_commit", "torch"):
+        values = {str(d[key]) for d in datas}
+        if len(values) > 1:
+            raise ValueError(f"merge {name}: the parts differ in {key}: {sorted(values)}")
+    # a recipe records its run's first seed (in every stage): the parts must agree on everything else
+    def seedless(value):
+        return {k: seedless(v) for k, v in value.items() if k != "seed"} if isinstance(value, dict) else value
+
+    recipes = [{arm: seedless(a["recipe"]) for arm, a in d["arms"].items()} for d in datas]
+    if any(r != recipes[0] for r in recipes):
+        raise ValueError(f"merge {name}: the parts ran different recipes (or arms)")
+    runs = {arm: {} for arm in first["arms"]}
+    for part, d in zip(parts, datas):
+        done = set.intersection(*(set(a["runs"]) for a in d["arms"].values()))
+        for seed in done:
+            if seed in runs[next(iter(runs))]:
+                raise ValueError(f"merge {name}: seed {seed} is in more than one part ({part})")
+            for arm, a in d["arms"].items():
+                runs[arm][seed] = a["runs"][seed]
+    seeds = sorted(int(s) for s in runs[next(iter(runs))])
+    command = "python -m minimodels.experiments " + shlex.join([name, "--profile", first["profile"], "--seeds",
+                                                                 *map(str, seeds)])
+    lowest = next(d for d in datas if all(str(seeds[0]) in a["runs"] for a in d["arms"].values()))
+    data = {**first, "command": command, "seeds": seeds,
+            "arms": {arm: {"recipe": lowest["arms"][arm]["recipe"] if lowest["seeds"][0] == seeds[0] else
+                           recipe_for_seed(lowest["arms"][arm]["recipe"], seeds[0]),
+                           "runs": {str(s): runs[arm][str(s)] for s in seeds}} for arm in first["arms"]},
+            "wall_time_s": sum(d["wall_time_s"] for d in datas), "date": max(d["date"] for d in datas),
+            "complete": True,
+            "parts": [{"command": d["command"], "seeds": sorted(set.intersection(*(set(a["runs"]) for a in
+                                                                                   d["arms"].values())), key=int),
+                       "machine": d["machine"], "wall_time_s": d["wall_time_s"]} for d in datas]}
+    out = Path(out_dir or RESULTS)
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out / f"{name}.json", data)
+    return data
+
+
 def load(name: str, results: Path | None = None) -> dict:
     """``results/NAME.json`` as written by :func:`run_experiment`, checked for every field."""
     path = Path(results or RESULTS) / f"{name}.json"
@@ -328,6 +384,10 @@ def results_markdown(results: Path | None = None) -> str:
                                                          for r in a["runs"].values() for k in r})
         m = data["machine"]
         where = m["gpu"] or f"{m['cpu']}, {m['threads']} threads"
+        if data.get("parts"):
+            where += "; run as " + ", ".join(f"seeds {' '.join(p['seeds'])} ({p['machine']['threads']} thread"
+                                             f"{'s' * (p['machine']['threads'] > 1)})" for p in data["parts"])
+            where += " in processes side by side, the time summed over them"
         out += [f"## {data['name']}", "", data["claim"] + ("" if data["complete"] else " **(partial: the run stopped early)**"),
                 "", f"`{data['command']}` - {data['date']}, {where}, torch {data['torch']}, commit "
                 f"{(data['git_commit'] or 'unknown')[:12]}, {data['wall_time_s'] / 60:.0f} min in all.", "",
@@ -395,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="folder for NAME.json (default: results/)")
     parser.add_argument("--list", action="store_true", help="name every experiment and what it tests")
     parser.add_argument("--docs", action="store_true", help="regenerate docs/RESULTS.md from results/")
+    parser.add_argument("--merge", nargs="+", metavar="DIR", default=None,
+                        help="join NAME.json files of DIRs that ran different seeds into --out (default results/)")
     args = parser.parse_args(argv)
     if args.list:
         for exp in EXPERIMENTS.values():
@@ -414,6 +476,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name an experiment (or --list)")
     if args.name not in EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; expected one of {sorted(EXPERIMENTS)}")
+    if args.merge:
+        try:
+            data = merge(args.name, args.merge, args.out)
+        except (ValueError, FileNotFoundError) as e:
+            parser.error(str(e))
+        print(f"merged seeds {data['seeds']} of {args.name} from {len(args.merge)} parts")
+        return 0
     try:
         run_experiment(args.name, args.profile, args.seeds, args.out)
     except ValueError as e:

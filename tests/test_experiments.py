@@ -94,3 +94,24 @@ def test_bad_requests_are_refused(tmp_path, capsys):
     (tmp_path / "thin.json").write_text("{}")
     with pytest.raises(ValueError, match=r"thin.json lacks the field\(s\) \['name'"):
         load("thin", tmp_path)
+
+
+def test_seeds_run_side_by_side_merge_into_one_file(tmp_path):
+    a, b, out = tmp_path / "a", tmp_path / "b", tmp_path / "out"
+    run_experiment("vivit_main", "smoke", [0], a, log=None)
+    run_experiment("vivit_main", "smoke", [2, 1], b, log=None)
+    data = experiments.merge("vivit_main", [a, b], out)
+    assert data == load("vivit_main", out) and data["complete"] and data["seeds"] == [0, 1, 2]
+    assert data["command"].endswith("--profile smoke --seeds 0 1 2") and not stale_arms(data)
+    assert [p["seeds"] for p in data["parts"]] == [["0"], ["1", "2"]]
+    assert data["wall_time_s"] == pytest.approx(sum(p["wall_time_s"] for p in data["parts"]))
+    arm = next(iter(data["arms"]))
+    assert data["arms"][arm]["runs"]["1"] == load("vivit_main", b)["arms"][arm]["runs"]["1"]
+    assert "in processes side by side" in results_markdown(out)
+    with pytest.raises(ValueError, match="seed 0 is in more than one part"):
+        experiments.merge("vivit_main", [a, a], out)
+    changed = load("vivit_main", b)
+    changed["arms"][arm]["recipe"]["train"]["lr"] *= 2
+    (b / "vivit_main.json").write_text(json.dumps(changed))
+    with pytest.raises(ValueError, match="the parts ran different recipes"):
+        experiments.merge("vivit_main", [a, b], out)
