@@ -125,11 +125,9 @@ class SegFormerRecipe:
 
 # Per profile. Every profile first pretrains the MiT encoder on digit classification (the
 # paper starts from ImageNet-pretrained MiT): from random init, a transformer learns digit
-# shapes from the textured scenes far too slowly for a laptop budget (measured: held-out mIoU
-# ~0.15 after 1500 steps at 64px, 0.39 after 2500 steps at 96px). Measured on the cpu profile
-# (2 cores): 1000 pretraining steps (half the crops on textured canvases; without them 0.63
-# after fine-tuning) take under a minute, then 2000 fine-tuning steps reach held-out mIoU 0.74
-# (seed 0; 0.69 for seed 1 with 1800 steps) in about 4.7 minutes in all.
+# shapes from the textured scenes far too slowly for a laptop budget (try `pretrain=dict(steps=0)`).
+# Half the pretraining crops are on textured canvases (without them the fine-tuned model is
+# clearly worse). The main run's held-out mIoU over seeds is the experiment segformer_main.
 # The cpu run is genuine MiT-B0 (paper dims and depths) at 96x96 with the decoder narrowed to
 # C = 128 (at this input the C = 256 fuse costs as much as the encoder; the C ablation shows why
 # that is fine).
@@ -543,7 +541,7 @@ def resolution_curve(model, test_set: dict, window: int, batch_size: int = 64) -
 # crops of 1024x2048 images) and are tested on inputs from the training size up to twice the scene.
 # The task is digit vs not (labels="foreground"): on the 11 digit classes the PE arm, which has no
 # 3x3 convolution in its blocks and must learn which tokens are neighbours, still predicts
-# background everywhere after thousands of steps at 64 px (0.10 mIoU after 1500 steps, measured),
+# background everywhere after 1500 steps at 64 px (try `table_1c_recipe(labels="digits")`),
 # and a drop from an arm that never learned says nothing. On two classes both arms learn in a few
 # hundred steps; the PE arm trains twice as long and both are measured along the way, so the
 # comparison can be made at equal accuracy at the training size. Its PE is drawn at std 1 (at 0.02
