@@ -690,12 +690,12 @@ SIDES = tuple(next(iter(speed["arms"].values()))["recipe"]["short_sides"])  # 10
 PAPER_SIDES = (1024, 768, 640, 512)
 ours = {arm: rec["runs"]["0"] for arm, rec in speed["arms"].items()}
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.3), constrained_layout=True)
-for arm, v in ours.items():
-    axes[0].plot([v[f"gmacs_{s}"] for s in SIDES], [v[f"fps_{s}"] for s in SIDES], "o-", label=arm)
+for i, (arm, v) in enumerate(ours.items()):  # one colour per variant in both panels
+    axes[0].plot([v[f"gmacs_{s}"] for s in SIDES], [v[f"fps_{s}"] for s in SIDES], "o-", color=f"C{i}", label=arm)
     p = speed["paper"].get(arm, {})
     pts = [(p[f"gmacs_{s}"], p[f"fps_{s}"]) for s in PAPER_SIDES if f"fps_{s}" in p]
     if pts:
-        axes[1].plot(*zip(*pts), "o-", label=arm)
+        axes[1].plot(*zip(*pts), "o-", color=f"C{i}", label=arm)
 for ax, title in zip(axes, (f"ours: {speed['machine']['cpu'][:38]}, {speed['machine']['threads']} threads",
                             "the paper's (V100)")):
     ax.set(xscale="log", yscale="log", xlabel="GMACs per 1:2 image (short side 512-1024)",
