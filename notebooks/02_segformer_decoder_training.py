@@ -996,7 +996,7 @@ assert all(0.0 <= v <= 1.0 for v in c_ablation.values())
 #   never learned says nothing. On two classes both learn; the PE arm gets twice the steps;
 # - test inputs from the training size (x1) to four times its side (x4), the larger ones whole
 #   scenes with digits of the same pixel size, each scored whole and by sliding windows;
-# - 3 seeds; both arms also measured every 100 steps along training.
+# - 3 seeds; both arms also measured along training (eight times each, evenly spaced).
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Speaker notes.** The room will ask whether the PE arm simply learned less. The first figure
