@@ -80,9 +80,11 @@ experiments: setup
 docs: setup
 	$(PY) -m minimodels.experiments --docs
 
-## speed: minimodels vs transformers, side by side, same weights
+## speed: minimodels vs transformers, side by side, same weights: the forward pass, then a training
+## step (forward, cross entropy, backward, AdamW) on the same batch; a table each, minutes on two cores
 bench: setup
 	$(PY) benchmarks/bench_forward.py
+	$(PY) benchmarks/bench_train_step.py
 
 ## the venv, built decks and figures, and the runs' scratch (results/ is committed data: kept)
 clean:

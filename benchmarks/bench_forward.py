@@ -18,6 +18,7 @@ Add a model by writing one ``<model>_pair(args) -> Pair`` function and listing i
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -85,69 +86,99 @@ def vivit_pair(args) -> Pair:
 PAIRS = {"segformer": segformer_pair, "vivit": vivit_pair}
 
 
-def time_pair(pair: Pair, repeats: int, warmup: int) -> dict:
-    """Interleaved timing of both sides; returns medians (ms), the paired ratio and the output gap."""
-    times = {"ours": [], "theirs": []}
-    with torch.inference_mode():
-        out_ours, out_theirs = pair.ours(), pair.theirs()
-        diff = (out_ours.float() - out_theirs.float()).abs().max().item()
-        for _ in range(warmup):
-            pair.ours(), pair.theirs()
-        for i in range(repeats):
-            # alternate who goes first, so neither always runs on a warmer cache
-            order = ("ours", "theirs") if i % 2 == 0 else ("theirs", "ours")
-            for side in order:
-                fn = pair.ours if side == "ours" else pair.theirs
-                start = time.perf_counter()
-                fn()
-                times[side].append(time.perf_counter() - start)
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds of every timed call of each function in ``fns`` ({"ours": f, "theirs": g}).
+
+    ``warmup`` untimed rounds, then ``repeats`` timed ones; a round calls each function once,
+    back to back, in an order that alternates from round to round, so neither side always
+    runs on a warmer cache and a slow spell on the machine hits both.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {side: [] for side in fns}
+    for i in range(repeats):
+        for side in list(fns) if i % 2 == 0 else list(fns)[::-1]:
+            start = time.perf_counter()
+            fns[side]()
+            times[side].append(time.perf_counter() - start)
+    return times
+
+
+def speedup(times: dict[str, list[float]]) -> dict:
+    """Each side's median (ms) and the speed-up: the median of the per-round ratios theirs / ours,
+    with their 25th-75th percentiles."""
     ratios = [t / o for o, t in zip(times["ours"], times["theirs"])]
     quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
     return {
-        "name": pair.name,
         "ours_ms": 1e3 * statistics.median(times["ours"]),
         "theirs_ms": 1e3 * statistics.median(times["theirs"]),
         "speedup": statistics.median(ratios),
         "speedup_quartiles": (quartiles[0], quartiles[2]),
-        "max_abs_diff": diff,
-        "shape": tuple(out_ours.shape),
     }
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=list(PAIRS), choices=list(PAIRS))
-    parser.add_argument("--size", type=int, default=512, help="image side for SegFormer (default 512)")
-    parser.add_argument("--frames", type=int, default=16, help="frames per clip for ViViT (default 16)")
-    parser.add_argument("--repeats", type=int, default=20, help="timed runs per side (default 20)")
-    parser.add_argument("--warmup", type=int, default=3)
+def speed_cells(result: dict) -> list[str]:
+    """The table cells minimodels ms, transformers ms, speed-up and middle half of a ``speedup`` result."""
+    return [
+        f"{result['ours_ms']:.1f}",
+        f"{result['theirs_ms']:.1f}",
+        f"{result['speedup']:.2f}x",
+        "{:.2f}-{:.2f}x".format(*result["speedup_quartiles"]),
+    ]
+
+
+SPEED_HEADERS = ["minimodels ms", "transformers ms", "speed-up", "middle half"]
+
+
+def time_pair(pair: Pair, repeats: int, warmup: int) -> dict:
+    """Interleaved timing of both sides; returns medians (ms), the paired ratio and the output gap."""
+    with torch.inference_mode():
+        out_ours, out_theirs = pair.ours(), pair.theirs()
+        diff = (out_ours.float() - out_theirs.float()).abs().max().item()
+        times = interleaved({"ours": pair.ours, "theirs": pair.theirs}, repeats, warmup)
+    return {"name": pair.name, **speedup(times), "max_abs_diff": diff, "shape": tuple(out_ours.shape)}
+
+
+def timing_args(parser: argparse.ArgumentParser, pairs: dict, repeats: int, warmup: int) -> None:
+    """The options every bench script has: --models, --repeats, --warmup, --threads."""
+    parser.add_argument("--models", nargs="+", default=list(pairs), choices=list(pairs))
+    parser.add_argument("--repeats", type=int, default=repeats, help=f"timed rounds (default {repeats})")
+    parser.add_argument("--warmup", type=int, default=warmup, help=f"untimed rounds first (default {warmup})")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    args = parser.parse_args(argv)
+
+
+def start(args, what: str) -> None:
+    """Set the threads, quieten save_pretrained and print what is measured, with which versions, and
+    how busy the machine was (other processes' threads stall every parallel op of torch's)."""
     if args.threads:
         torch.set_num_threads(args.threads)
     import transformers
 
+    transformers.utils.logging.disable_progress_bar()  # save_pretrained's, once per model
     print(
-        f"torch {torch.__version__}, transformers {transformers.__version__}, CPU threads {torch.get_num_threads()}, "
-        f"{args.repeats} interleaved rounds (medians; speed-up = median per-round ratio), "
-        "eval mode + inference_mode"
+        f"torch {torch.__version__}, transformers {transformers.__version__}, CPU threads {torch.get_num_threads()} "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs), {args.repeats} interleaved rounds "
+        f"after {args.warmup} warm-up (medians; speed-up = median per-round ratio), {what}"
     )
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=512, help="image side for SegFormer (default 512)")
+    parser.add_argument("--frames", type=int, default=16, help="frames per clip for ViViT (default 16)")
+    timing_args(parser, PAIRS, repeats=20, warmup=3)
+    args = parser.parse_args(argv)
+    start(args, "eval mode + inference_mode")
     rows, ok = [], True
     for name in args.models:
         result = time_pair(PAIRS[name](args), args.repeats, args.warmup)
         same = result["max_abs_diff"] <= TOLERANCE
         ok &= same
         rows.append(
-            [
-                result["name"],
-                f"{result['ours_ms']:.1f}",
-                f"{result['theirs_ms']:.1f}",
-                f"{result['speedup']:.2f}x",
-                "{:.2f}-{:.2f}x".format(*result["speedup_quartiles"]),
-                f"{result['max_abs_diff']:.1e}" + ("" if same else " MISMATCH"),
-            ]
+            [result["name"], *speed_cells(result), f"{result['max_abs_diff']:.1e}" + ("" if same else " MISMATCH")]
         )
-    print(format_table(rows, ["model", "minimodels ms", "transformers ms", "speed-up", "middle half", "max |diff|"]))
+    print(format_table(rows, ["model", *SPEED_HEADERS, "max |diff|"]))
     if not ok:
         print(f"outputs differ by more than {TOLERANCE}", file=sys.stderr)
     return 0 if ok else 1

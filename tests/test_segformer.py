@@ -160,6 +160,28 @@ def test_concat_linear_equals_linear_of_concatenation():
         layer(xs[:2])
 
 
+def test_concat_linear_gradients_and_autocast():
+    # it adds the blocks' products into its output in place: the gradients must still be the
+    # concatenated Linear's, and under autocast (which skips in-place ops) it must still run in bf16
+    torch.manual_seed(5)
+    layer = ConcatLinear(12, 5, bias=False)
+    xs = [torch.randn(2, 3, 4, w, requires_grad=True) for w in (4, 2, 6)]
+    g = torch.randn(2, 3, 4, 5)
+    layer(xs).backward(g)
+    got = [x.grad for x in xs] + [layer.weight.grad]
+    for x in xs:
+        x.grad = None
+    layer.weight.grad = None
+    F.linear(torch.cat(xs, dim=-1), layer.weight).backward(g)
+    for a, b in zip(got, [x.grad for x in xs] + [layer.weight.grad]):
+        assert torch.allclose(a, b, atol=1e-6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = layer(xs)
+        want = F.linear(torch.cat(xs, dim=-1), layer.weight)
+    assert out.dtype == want.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), want.float(), atol=0.05)
+
+
 def test_decoder_concatenates_c4_first():
     # zeroing the columns that multiply stage-4 features must make the logits ignore stage 4
     torch.manual_seed(4)
