@@ -441,9 +441,8 @@ class ConcatLinear(nn.Linear):
 
     Splitting the weight into column blocks, W [x_1; x_2; ...] = W_1 x_1 + W_2 x_2 + ...:
     the same numbers and the same multiply-adds, but the (B, H/4, W/4, 4C) concatenation -
-    the largest tensor of the decoder - is never written to memory. Each block's product is
-    added into the output in place (``addmm_``: one matrix product with beta = 1), not into a
-    copy of the running sum. forward(list of (..., in_i) tensors) -> (..., out).
+    the largest tensor of the decoder - is never written to memory. forward(list of
+    (..., in_i) tensors) -> (..., out).
     """
 
     def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
@@ -451,11 +450,9 @@ class ConcatLinear(nn.Linear):
         if sum(widths) != self.in_features:
             raise ValueError(f"ConcatLinear expects inputs of total width {self.in_features}, got widths {widths}")
         blocks = self.weight.split(widths, dim=1)
-        rows = [x.reshape(-1, x.shape[-1]) for x in xs]  # (pixels, in_i)
-        out = F.linear(rows[0], blocks[0], self.bias)  # (pixels, out), a fresh tensor: safe to add into
-        for x, w in zip(rows[1:], blocks[1:]):
-            # out += x @ W_i^T; autocast leaves in-place ops alone, so cast as it would (bf16 under it)
-            out.addmm_(x.to(out.dtype), w.t().to(out.dtype))
+        out = F.linear(xs[0], blocks[0], self.bias).view(-1, self.out_features)
+        for x, w in zip(xs[1:], blocks[1:]):
+            out = torch.addmm(out, x.reshape(-1, x.shape[-1]), w.t())  # out + x @ W_i^T
         return out.view(*xs[0].shape[:-1], self.out_features)
 
 
