@@ -336,9 +336,12 @@ def segformer_data(recipe: SegFormerRecipe, split: str, size: int | None = None,
     ``scene_size`` px (mmseg's ``RandomCrop``, ``cat_max_ratio=0.75``: a crop is redrawn while
     one class fills more than 75% of it), and test samples are whole ``scene_size`` scenes."""
     images, masks = _scenes(recipe, split, size, n)
-    if recipe.labels == "foreground":
-        masks = torch.where(masks == 255, masks, (masks > 0).long())
-    return images, masks
+    return images, _labelled(recipe, masks)
+
+
+def _labelled(recipe: SegFormerRecipe, masks: torch.Tensor) -> torch.Tensor:
+    """Masks as ``recipe.labels`` asks: the digit classes, or every digit pixel 1 ("foreground")."""
+    return torch.where(masks == 255, masks, (masks > 0).long()) if recipe.labels == "foreground" else masks
 
 
 def _scenes(recipe: SegFormerRecipe, split: str, size: int | None, n: int | None):
@@ -517,9 +520,7 @@ def resolution_test_set(recipe: SegFormerRecipe, sizes, n: int | None = None) ->
                  "digits": tuple(min(MAX_DIGITS, round(v * area)) for v in kw["digits"]),
                  "distractors": tuple(min(MAX_DISTRACTORS, round(v * area)) for v in kw["distractors"])}
         images, masks = make_scenes(rec.n_test, s, seed=recipe.data_seed, split="test", **{**kw, **grown})
-        if recipe.labels == "foreground":
-            masks = torch.where(masks == 255, masks, (masks > 0).long())
-        out[s] = images, masks
+        out[s] = images, _labelled(recipe, masks)
     return out
 
 
