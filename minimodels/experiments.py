@@ -80,6 +80,10 @@ def _table_1c(recipe) -> dict:
     return seg.run_table_1c(recipe)
 
 
+def _table_1c_control(recipe) -> dict:
+    return seg.run_table_1c_control(recipe)
+
+
 def _segformer_speed(recipe) -> dict:
     return seg.measure_segformer_speed(recipe)
 
@@ -131,6 +135,13 @@ EXPERIMENTS = {e.name: e for e in [
         ("change_x2", "change_x1.5", "change_x3", "change_x4", "whole_x1", "miou"),
         paper={"Mix-FFN": {"change_x2": round((79.8 - 80.5) / 100, 3)},
                "learned PE": {"change_x2": round((74.0 - 77.3) / 100, 3)}}),
+    Experiment(
+        "segformer_table_1c_control", "Table 1c's control: does the learned-PE arm use absolute position at all "
+        "(its accuracy at the training size with the PE's positions removed), and what growing the input costs "
+        "an encoder with no positional encoding to interpolate (plain FFN, no PE, trained as long)",
+        [Arm("learned PE", _table_1c_arm("learned"), _table_1c_control),
+         Arm("no PE", _table_1c_arm("none"), _table_1c_control)],
+        ("change_x2", "change_x3", "change_x4", "whole_x1", "position_mean_x1", "position_shuffled_x1")),
     Experiment(
         "segformer_erf", "Figure 3's argument: the effective receptive field of MiT-B0 next to a CNN of the same "
         "layout and similar cost, trained on the same scenes (90% of the gradient mass within a radius, px)",

@@ -229,7 +229,7 @@ def segformer_schematic(model: segformer.SegFormer, input_size=(512, 512), ax=No
         pen.box(inner, 4.23, bw, 0.55, f"Efficient Self-Attn\nR={r}, {c.num_heads[i]} "
                                         f"head{'s' if c.num_heads[i] > 1 else ''}", ATTENTION, SMALL)
         pen.arrow(inner + bw / 2, 4.23, inner + bw / 2, 4.11)
-        ffn = "Mix-FFN" if c.pos_encoding == "mixffn" else "FFN (+ learned PE)"
+        ffn = {"mixffn": "Mix-FFN", "learned": "FFN (+ learned PE)", "none": "FFN (no PE)"}[c.pos_encoding]
         pen.box(inner, 3.68, bw, 0.43, ffn, FFN, SMALL)
         bx = inner + bw + 0.06  # the "x N" bracket around attention and FFN
         pen.line([bx, bx + 0.07, bx + 0.07, bx], [4.76, 4.76, 3.70, 3.70], INK, 1.2)

@@ -71,7 +71,8 @@ class SegFormerConfig:
     # "mixffn": the paper's positional-encoding-free design (3x3 depthwise conv in the FFN).
     # "learned": the Table 1c ablation, a plain FFN plus a learned absolute positional
     # embedding after each stage's patch embedding, sized for ``pe_size`` and interpolated
-    # bilinearly when the input size differs.
+    # bilinearly when the input size differs. "none": the plain FFN and no positional information
+    # at all (Table 1c's control: what growing the input costs an encoder that has no PE to spoil).
     pos_encoding: str = "mixffn"
     pe_size: tuple[int, int] = (512, 512)  # input (H, W) the learned PE is sized for (training crop)
     # std of the learned PE's init: 0.02 as ViT and PVT draw it. Each stage's tokens leave a
@@ -110,8 +111,9 @@ class SegFormerConfig:
         for i, (c, h) in enumerate(zip(self.embed_dims, self.num_heads)):
             if c % h:
                 raise ValueError(f"SegFormerConfig: stage {i + 1} embed_dim {c} is not divisible by num_heads {h}")
-        if self.pos_encoding not in ("mixffn", "learned"):
-            raise ValueError(f"SegFormerConfig: pos_encoding must be 'mixffn' or 'learned', got {self.pos_encoding!r}")
+        if self.pos_encoding not in ("mixffn", "learned", "none"):
+            raise ValueError("SegFormerConfig: pos_encoding must be 'mixffn', 'learned' or 'none', "
+                             f"got {self.pos_encoding!r}")
         if self.encoder not in ("mit", "cnn"):
             raise ValueError(f"SegFormerConfig: encoder must be 'mit' or 'cnn', got {self.encoder!r}")
         if self.encoder == "cnn" and self.pos_encoding != "mixffn":
@@ -274,7 +276,8 @@ class MiTBlock(nn.Module):
         x = x + DropPath(EfficientSelfAttention(LN(x)))
         x = x + DropPath(MixFFN(LN(x)))
 
-    ``mlp_layer`` is ``MixFFN``, or the plain ``FFN`` with ``pos_encoding="learned"`` (Table 1c).
+    ``mlp_layer`` is ``MixFFN``, or the plain ``FFN`` with ``pos_encoding="learned"`` (Table 1c)
+    or ``"none"``.
     """
 
     def __init__(
@@ -320,7 +323,7 @@ class MixTransformer(nn.Module):
             )
             for i in range(n)
         )
-        if not mix_ffn:
+        if config.pos_encoding == "learned":
             # Learned absolute positional embeddings, one grid per stage at the training resolution.
             self.pos_embeds = nn.ParameterList(
                 nn.Parameter(torch.zeros(1, dims[i], h, w))

@@ -8,6 +8,7 @@ from torch import nn
 
 from minimodels.data.digitworld import SEG_CLASSES, digit_crops, make_scenes
 from minimodels.recipes import segformer as recipes
+from minimodels.segformer import SegFormer
 from minimodels.recipes.segformer import evaluate_segformer, segformer_recipe, train_segformer
 from minimodels.train import TrainConfig
 
@@ -274,7 +275,9 @@ def test_table_1c_arms_differ_only_where_the_paper_does():
     assert dataclasses.replace(pe, model_overrides=mix.model_overrides, train=mix.train) == mix
     assert recipes.table_1c_sizes(mix) == (64, 96, 128, 192, 256)
     assert recipes.table_1c_recipe("cpu", "learned", train=dict(steps=7)).train.steps == 7
-    with pytest.raises(ValueError, match="pos_encoding must be 'mixffn' or 'learned', got 'sine'"):
+    none = recipes.table_1c_recipe("cpu", "none")  # the control: no PE, trained as long as the PE arm
+    assert none.model_overrides == {**mix.model_overrides, "pos_encoding": "none"} and none.train == pe.train
+    with pytest.raises(ValueError, match="pos_encoding must be 'mixffn', 'learned' or 'none', got 'sine'"):
         recipes.table_1c_recipe("cpu", "sine")
 
 
@@ -304,6 +307,31 @@ def test_table_1c_run_reports_every_size_as_a_multiple_of_the_crop():
     for k in ("x1", "x1.5", "x2", "x3", "x4"):
         assert math.isclose(out[f"change_{k}"], out[f"whole_{k}"] - out[f"sliding_{k}"])
     assert out["change_x1"] == 0.0 and 0.0 <= out["miou"] <= 1.0
+
+
+def test_without_position_removes_exactly_the_pes_positions():
+    torch.manual_seed(0)
+    pe_model = SegFormer.from_variant("b0", num_classes=3, pos_encoding="learned", pe_size=(64, 64),
+                                      pe_init_std=1.0).eval()
+    x = torch.randn(2, 3, 64, 64)
+    mean, shuffled = (recipes.without_position(pe_model, how) for how in ("mean", "shuffle"))
+    for probe in (mean, shuffled):
+        assert not torch.allclose(probe(x), pe_model(x), atol=1e-3)  # position mattered to the output
+    for orig, m, s in zip(pe_model.encoder.pos_embeds, mean.encoder.pos_embeds, shuffled.encoder.pos_embeds):
+        flat = orig.flatten(2)
+        assert torch.allclose(m.flatten(2), flat.mean(2, keepdim=True).expand_as(flat))  # one offset everywhere
+        assert torch.equal(s.flatten(2).sort(dim=2).values, flat.sort(dim=2).values)  # the same values, moved
+        assert not torch.equal(s, orig)
+    mix = SegFormer.from_variant("b0", num_classes=3).eval()
+    assert torch.equal(recipes.without_position(mix)(x), mix(x))  # no learned PE: nothing removed
+    with pytest.raises(ValueError, match="how must be 'mean' or 'shuffle', got 'zero'"):
+        recipes.without_position(pe_model, "zero")
+
+
+def test_table_1c_control_reports_the_probes():
+    out = recipes.run_table_1c_control(recipes.table_1c_recipe("smoke", "none"))
+    assert out["position_mean_x1"] == out["position_shuffled_x1"] == out["whole_x1"]  # no PE, nothing removed
+    assert {"change_x2", "change_x4", "trajectory_step"} <= set(out)
 
 
 def test_speed_measurement_counts_and_times_every_side():

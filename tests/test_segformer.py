@@ -292,6 +292,13 @@ def test_learned_pe_variant_replaces_the_depthwise_conv():
     assert count_params(pe) == count_params(mix) - dwconv_params + pe_params
 
 
+def test_no_pe_variant_has_plain_ffns_and_no_positions():
+    m = SegFormer.from_variant("b0", num_classes=5, pos_encoding="none").eval()
+    assert not hasattr(m.encoder, "pos_embeds") and not any(isinstance(x, MixFFN) for x in m.modules())
+    for size in (64, 96):  # any input size, nothing to interpolate
+        assert m(torch.randn(1, 3, size, size)).shape == (1, 5, size // 4, size // 4)
+
+
 def test_learned_pe_init_std_sets_the_scale_of_the_positions():
     stds = {}
     for std in (0.02, 1.0, 4.0):

@@ -562,14 +562,16 @@ TABLE_1C_PE_STEPS = {"smoke": 1, "cpu": 2, "gpu": 2}  # the PE arm's steps, as a
 
 def table_1c_recipe(profile: str | None = None, pos_encoding: str = "mixffn", **overrides) -> SegFormerRecipe:
     """One arm of Table 1c: ``pos_encoding="mixffn"`` (the paper's encoder) or ``"learned"`` (plain
-    FFNs and a learned PE, trained ``TABLE_1C_PE_STEPS`` times longer, evaluated as often)."""
-    if pos_encoding not in ("mixffn", "learned"):
-        raise ValueError(f"pos_encoding must be 'mixffn' or 'learned', got {pos_encoding!r}")
+    FFNs and a learned PE, trained ``TABLE_1C_PE_STEPS`` times longer, evaluated as often); or the
+    control ``"none"`` (plain FFNs and no PE at all, trained as long as the PE arm)."""
+    if pos_encoding not in ("mixffn", "learned", "none"):
+        raise ValueError(f"pos_encoding must be 'mixffn', 'learned' or 'none', got {pos_encoding!r}")
     profile = profile or profiles.current()
     recipe = build_recipe(SegFormerRecipe, _TABLE_1C_PROFILES, profile, {}, merged=("model_overrides", "scene"))
     arm = {"model_overrides": {"pos_encoding": pos_encoding}}
     if pos_encoding == "learned":
         arm["model_overrides"]["pe_init_std"] = 1.0
+    if pos_encoding != "mixffn":
         k = TABLE_1C_PE_STEPS[recipe.profile]
         arm["train"] = dict(steps=k * recipe.train.steps, eval_every=k * recipe.train.eval_every)
     for key, value in overrides.items():  # the caller's overrides win, merged like the arm's
@@ -600,6 +602,11 @@ def run_table_1c(recipe: SegFormerRecipe, log=None) -> dict:
     images), at the end of training; ``miou`` is ``whole_x1``, the accuracy at the training size.
     Along the way, at every ``train.eval_every`` steps, ``trajectory_step``, ``trajectory_whole_x1``
     and ``trajectory_change_x2`` (lists): how the change at the scene size moves as the arm learns."""
+    return _table_1c(recipe, log)[0]
+
+
+def _table_1c(recipe: SegFormerRecipe, log=None):
+    """:func:`run_table_1c`'s values, the trained model and the test set."""
     crop = recipe.image_size
     sizes = table_1c_sizes(recipe)
     test_set = resolution_test_set(recipe, sizes)
@@ -616,6 +623,40 @@ def run_table_1c(recipe: SegFormerRecipe, log=None) -> dict:
                trajectory_step=[float(e["step"]) for e in evals],
                trajectory_whole_x1=[e["whole_x1"] for e in evals],
                trajectory_change_x2=[e["change_x2"] for e in evals])
+    return out, result.model, test_set
+
+
+@torch.no_grad()
+def without_position(model: SegFormer, how: str = "mean", seed: int = 0) -> SegFormer:
+    """A copy of ``model`` whose learned PE tells it nothing about where a token is: each stage's
+    grid replaced by its mean over positions (``how="mean"``: every token gets the same offset), or
+    its positions permuted at random (``"shuffle"``: the same vectors, at the wrong places). How
+    much accuracy this costs at the training size is how much the model uses absolute position.
+    A model without a learned PE has no position to remove there: its copy is unchanged."""
+    if how not in ("mean", "shuffle"):
+        raise ValueError(f"without_position: how must be 'mean' or 'shuffle', got {how!r}")
+    model = copy.deepcopy(model)
+    if model.config.pos_encoding != "learned":
+        return model
+    g = torch.Generator().manual_seed(seed)
+    for pe in model.encoder.pos_embeds:
+        flat = pe.data.flatten(2)  # (1, C, h*w)
+        if how == "mean":
+            flat[:] = flat.mean(dim=2, keepdim=True)
+        else:
+            flat[:] = flat[:, :, torch.randperm(flat.shape[2], generator=g)]
+    return model
+
+
+def run_table_1c_control(recipe: SegFormerRecipe, log=None) -> dict:
+    """Table 1c's control: :func:`run_table_1c`'s values for the arm, plus ``position_mean_x1`` and
+    ``position_shuffled_x1``, its whole-input mIoU at the training size once its PE carries no
+    position (:func:`without_position`; equal to ``whole_x1`` for an arm without a learned PE)."""
+    out, model, test_set = _table_1c(recipe, log)
+    crop = recipe.image_size
+    for how, key in (("mean", "position_mean_x1"), ("shuffle", "position_shuffled_x1")):
+        probe = without_position(model, how, seed=recipe.seed)
+        out[key] = resolution_curve(probe, {crop: test_set[crop]}, crop, recipe.eval_batch_size)[f"whole_{crop}"]
     return out
 
 
