@@ -266,6 +266,9 @@ class Block(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
+ATTENTION_ORDERS = ("space_first", "time_first")  # Model 3's two steps per block (claim T13)
+
+
 class FactorisedSelfAttentionBlock(nn.Module):
     """Model 3's block (Section 3.3, Figure 5): self-attention factorised into a
     spatial and a temporal step, each with its own LayerNorm and residual, then the MLP:
@@ -277,15 +280,19 @@ class FactorisedSelfAttentionBlock(nn.Module):
     It has one MSA more than a ``Block`` (the temporal one, ``temporal_attn``) and one
     LayerNorm more: ViViT-B Model 3 has 117.3M parameters against Model 1's 88.9M. The
     spatial parts keep ``Block``'s names (``norm1``, ``attn``, ``norm2``, ``mlp``), which
-    is what ``init_from_image`` copies an image model into. Spatial first, as in the
-    paper (the official code defaults to time first; the paper reports the order makes
-    no difference). forward(x (B, N, d), grid (n_t, n_h, n_w)) -> (B, N, d); no CLS token.
+    is what ``init_from_image`` copies an image model into. ``order="space_first"`` as in
+    the paper's equations; ``"time_first"`` swaps the two steps (the official code's
+    default; the paper reports the order makes no difference, Section 3.3), with the
+    same parameters. forward(x (B, N, d), grid (n_t, n_h, n_w)) -> (B, N, d); no CLS token.
     """
 
     def __init__(self, dim: int, num_heads: int, mlp_dim: int, *, qkv_bias: bool = True, dropout: float = 0.0,
                  attention_dropout: float = 0.0, drop_path: float = 0.0, eps: float = 1e-6,
-                 gelu_approximate: str = "none"):
+                 gelu_approximate: str = "none", order: str = "space_first"):
         super().__init__()
+        if order not in ATTENTION_ORDERS:
+            raise ValueError(f"FactorisedSelfAttentionBlock: order must be one of {ATTENTION_ORDERS}, got {order!r}")
+        self.order = order
         self.norm1 = nn.LayerNorm(dim, eps=eps)  # LN_s
         self.attn = Attention(dim, num_heads, qkv_bias, attention_dropout, dropout)  # MSA_s
         self.temporal_norm = nn.LayerNorm(dim, eps=eps)  # LN_t
@@ -311,8 +318,14 @@ class FactorisedSelfAttentionBlock(nn.Module):
         return x + self.drop_path(y)
 
     def forward(self, x: torch.Tensor, grid: tuple[int, int, int]) -> torch.Tensor:
-        x = self.temporal_attention(self.spatial_attention(x, grid), grid)
+        if self.order == "space_first":
+            x = self.temporal_attention(self.spatial_attention(x, grid), grid)
+        else:
+            x = self.spatial_attention(self.temporal_attention(x, grid), grid)
         return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    def extra_repr(self) -> str:
+        return f"order={self.order}"
 
 
 # --------------------------------------------------------------------------------------
@@ -469,6 +482,7 @@ class ViViTConfig(TransformerConfig):
     temporal_layers: int = 4  # Model 2: L_t, the temporal encoder's blocks; 0: the average-pool baseline
     spatial_pooling: str = "cls"  # Model 2: what stands for a frame, its CLS output ("cls") or its mean ("mean")
     classifier: str | None = None  # readout: "token" (CLS) or "gap" (mean); None: "token" for Models 1-2, else "gap"
+    attention_order: str = "space_first"  # Model 3: "space_first" (the paper's equations) or "time_first"
 
     def __post_init__(self):
         super().__post_init__()
@@ -544,7 +558,10 @@ class ViViT(nn.Module):
         if c.model == 2:
             self.encoder = FactorisedEncoder(c)
         else:
-            self.encoder = _encoder(c, c.grid, c.depth, cls_token=c.classifier == "token", block_layer=BLOCKS[c.model])
+            block = BLOCKS[c.model]
+            if c.model == 3:
+                block = partial(block, order=c.attention_order)
+            self.encoder = _encoder(c, c.grid, c.depth, cls_token=c.classifier == "token", block_layer=block)
         self.head = _head(c, "ViViT")
         _init_weights(self, c.init_std)
 
@@ -578,6 +595,11 @@ class ViViT(nn.Module):
             raise ValueError(f"ViViT: unknown model {c.model!r}; expected one of {names}")
         if c.classifier not in ("token", "gap"):
             raise ValueError(f"ViViT: classifier must be 'token' or 'gap', got {c.classifier!r}")
+        if c.attention_order not in ATTENTION_ORDERS:
+            raise ValueError(f"ViViT: attention_order must be one of {ATTENTION_ORDERS}, got {c.attention_order!r}")
+        if c.attention_order != "space_first" and c.model != 3:
+            raise ValueError(f"ViViT: attention_order={c.attention_order!r} is Model 3's option (its factorised "
+                             f"self-attention); Model {c.model} has no spatial and temporal steps to reorder")
         if c.model in (3, 4) and c.classifier == "token":
             raise ValueError(
                 f"ViViT: Model {c.model} has no CLS token (its factorised attention has no place for one); "

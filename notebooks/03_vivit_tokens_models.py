@@ -643,8 +643,9 @@ with torch.no_grad():
 # among the $n_t$ tokens at one spatial position, then the MLP. The reshapes do the work: (B, N, d) becomes
 # (B $n_t$, S, d) for the spatial step and (B S, $n_t$, d) for the temporal one. There is no CLS token (it
 # belongs to no frame and no position); the output tokens are averaged. The seed: "공간 -> 시간 을 하던,
-# 시간 -> 공간을 하던 성능은 비슷했다" - space then time or time then space performs alike (the paper says so;
-# this package does space first, the official code time first by default).
+# 시간 -> 공간을 하던 성능은 비슷했다" - space then time or time then space performs alike (the paper says so).
+# Space first by default, as in the paper's equations; `attention_order="time_first"` (the official code's
+# default) swaps the two steps with the same parameters.
 
 # %% tags=["appendix"]
 report.show_source(FactorisedSelfAttentionBlock)

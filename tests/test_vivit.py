@@ -362,6 +362,25 @@ def test_model_3_block_follows_its_equations():
         assert torch.allclose(block(x, grid), want, atol=1e-5)
 
 
+def test_model_3_time_first_swaps_the_two_steps_with_the_same_weights():
+    torch.manual_seed(5)
+    space = ViViT.from_variant("Ti/16x2", model=3, num_classes=4, num_frames=4, image_size=32).eval()
+    time_first = ViViT.from_variant("Ti/16x2", model=3, num_classes=4, num_frames=4, image_size=32,
+                                    attention_order="time_first").eval()
+    time_first.load_state_dict(space.state_dict())  # the same parameters, by name
+    block, x, grid = space.encoder.blocks[0], torch.randn(2, 16, 192), (2, 2, 4)
+    with torch.no_grad():
+        z = block.spatial_attention(block.temporal_attention(x, grid), grid)
+        assert torch.allclose(time_first.encoder.blocks[0](x, grid), z + block.mlp(block.norm2(z)), atol=1e-5)
+        video = torch.randn(2, 3, 4, 32, 32)
+        assert not torch.allclose(space(video), time_first(video), atol=1e-4)  # the order changes the function
+    assert "order=time_first" in repr(time_first.encoder.blocks[0])
+    with pytest.raises(ValueError, match="attention_order must be one of .*got 'both'"):
+        ViViT.from_variant("Ti/16x2", model=3, num_classes=4, num_frames=4, image_size=32, attention_order="both")
+    with pytest.raises(ValueError, match="is Model 3's option"):
+        ViViT.from_variant("Ti/16x2", model=1, num_classes=4, num_frames=4, image_size=32, attention_order="time_first")
+
+
 def test_attention_patterns():
     n_t, n_h, n_w = 3, 2, 4
     N = n_t * n_h * n_w
