@@ -116,6 +116,26 @@ def _vivit(recipe) -> dict:
     return {"acc": result.acc, "direction_acc": result.direction_acc, "train_time_s": result.history.train_time}
 
 
+_VIVIT_CACHE: dict = {}  # one process's pretrained image ViTs and videos, shared by its arms
+
+
+def _vivit_arm(recipe) -> dict:
+    return vv.run_vivit_arm(recipe, cache=_VIVIT_CACHE)
+
+
+def _tubelet_arm(task, t):
+    return lambda profile: vv.tubelet_recipe(profile, task, t)
+
+
+def _ablation_arm(study, arm):
+    return lambda profile: vv.ablation_arm_recipe(profile, study, arm)
+
+
+def _vivit_study(name, study, claim, metrics, paper=None):
+    return Experiment(name, claim, [Arm(arm, _ablation_arm(study, arm), _vivit_arm) for arm in vv.VIVIT_ARMS[study]],
+                      metrics, paper=paper or {})
+
+
 def _videobert(recipe) -> dict:
     result = vb.run_pipeline(recipe, log=None)
     out = {f"zero_shot_{k}": 100 * v for k, v in result.zero_shot.items() if k != "steps"}
@@ -157,6 +177,26 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment(
         "vivit_main", "ViViT's reduced run (notebook 04's main run): held-out top-1 over seeds",
         [Arm("Model 1, central-frame init", vv.vivit_recipe, _vivit)], ("acc", "direction_acc")),
+    Experiment(
+        "vivit_tubelet", "Tubelet size (Section 3.1, Figure 7): accuracy and cost of t = 1, 2, 4, 8 frames per token "
+        "on motion videos (one digit moving smoothly) and on flip-books (a new digit every frame, labelled by the "
+        "digit shown most often), Model 1 from the central-frame init, the main schedule",
+        [Arm(f"{label}, t={t}", _tubelet_arm(task, t), _vivit_arm)
+         for task, label in (("motion", "motion"), ("flipbook", "flip-book")) for t in vv.TUBELET_LENGTHS],
+        ("acc", "mmacs")),
+    _vivit_study("vivit_models", "models", "Models 1-4 (Table 2), Model 2's temporal layers L_t (Table 4) and Model 3 "
+                 "with time or space first (claim T13), each trained with the main schedule", ("acc", "mmacs"),
+                 paper={"Model 1": {"acc": 80.0}, "Model 2 (L_t = 4)": {"acc": 78.8},
+                        "Model 2, L_t = 1": {"acc": 78.6}, "Model 2, L_t = 0 (average pool)": {"acc": 75.8},
+                        "Model 3 (space first)": {"acc": 77.4}, "Model 4": {"acc": 76.3}}),
+    _vivit_study("vivit_init", "init", "How the tubelet kernel starts (Table 1): random, filter inflation, central "
+                 "frame, the rest from the image ViT, with the main schedule", ("acc", "direction_acc"),
+                 paper={"random": {"acc": 73.2}, "filter inflation": {"acc": 77.6}, "central frame": {"acc": 79.2}}),
+    _vivit_study("vivit_frames", "frames", "More tokens for more accuracy at more cost (claims T19/T23): 8, 16 and "
+                 "32 frames, and 48 px frames, with the main schedule", ("acc", "mmacs")),
+    _vivit_study("vivit_regularisers", "regularisers", "Regularisers where data is scarce and where it is not "
+                 "(claim T18): stochastic depth, label smoothing, mixup and time reversal on a small and on the "
+                 "full training set", ("acc", "direction_acc")),
     Experiment(
         "videobert_main", "VideoBERT's reduced pipeline (notebook 06's main run): zero-shot top-1/5 (%) over seeds",
         [Arm("VideoBERT, text BERT first", vb.videobert_recipe, _videobert)],

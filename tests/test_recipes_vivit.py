@@ -67,6 +67,10 @@ def test_recipe_rejects_bad_input():
         vivit_recipe("smoke", model=5)
     with pytest.raises(ValueError, match="unknown ViViT variant"):
         vivit_recipe("smoke", variant="tiny")
+    with pytest.raises(ValueError, match=r"task must be one of \('motion', 'flipbook'\), got 'digits'"):
+        vivit_recipe("smoke", task="digits")
+    with pytest.raises(ValueError, match="task 'flipbook' needs flip=False"):
+        vivit_recipe("smoke", task="flipbook")
 
 
 def test_motion_metrics_type_and_direction():
@@ -226,3 +230,34 @@ def test_cli_writes_metrics(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["model"] == "vivit" and metrics["profile"] == "smoke" and 0.0 <= metrics["acc"] <= 1.0
     assert (out / "checkpoint.pt").exists()
+
+
+def test_flipbook_task_trains_and_reports_no_motion_metrics():
+    recipe = vivit_recipe("smoke", task="flipbook", flip=False)
+    videos, labels = recipes.vivit_data(recipe, "test")
+    assert videos.shape == (10, 3, 8, 16, 16) and make_vivit(recipe).config.class_names[0] == "mostly 0"
+    result = train_vivit(recipe, log=None)
+    assert 0 <= result.acc <= 1 and result.direction_acc is None and result.type_acc is None
+    assert set(result.per_class_acc) == {f"mostly {d}" for d in range(10)}
+    with pytest.raises(ValueError, match="task must be one of"):
+        evaluate_vivit(result.model, videos, labels, task="digits")
+
+
+def test_experiment_arms_share_one_image_pretraining_and_the_videos():
+    arms = [recipes.tubelet_recipe("smoke", task, t) for task in ("motion", "flipbook") for t in (1, 8)]
+    assert [a.variant for a in arms] == ["Ti/8x1", "Ti/8x8"] * 2 and not arms[2].flip and arms[0].flip
+    assert len({repr(recipes.image_pretraining(a)) for a in arms}) == 1  # t does not change the image ViT
+    assert recipes.image_pretraining(arms[0]) != recipes.image_pretraining(
+        recipes.tubelet_recipe("smoke", "motion", 1, seed=1))
+    cache, calls = {}, []
+    real = recipes.pretrain_image_vit
+    try:
+        recipes.pretrain_image_vit = lambda r, log=None: calls.append(r) or real(r, log=log)
+        outs = [recipes.run_vivit_arm(a, cache=cache) for a in arms]
+    finally:
+        recipes.pretrain_image_vit = real
+    assert len(calls) == 1 and len(cache) == 3  # one image ViT, two tasks' videos
+    assert outs[0]["mmacs"] > outs[1]["mmacs"] and "direction_acc" in outs[0] and "direction_acc" not in outs[2]
+    assert all(len(o["trajectory_step"]) == len(o["trajectory_acc"]) >= 1 for o in outs)
+    with pytest.raises(ValueError, match=r"t must be one of \(1, 2, 4, 8\), got 3"):
+        recipes.tubelet_recipe("smoke", "motion", 3)

@@ -20,6 +20,10 @@ Like the paper, a run has two stages:
    (``time_reverse``: a video played backwards, labelled with its pair's partner class) are there
    and off by default. Pixels go in as scenic's [-1, 1].
 
+``task="flipbook"`` swaps the motion videos for flip-books (``minimodels.data.flipbook``): a new
+digit on every frame, the label the digit shown most often - content that changes faster than a
+long tubelet is long (the tubelet-size experiment runs both tasks).
+
 Profiles: ``smoke`` checks the wiring in seconds; ``cpu`` is a ViViT narrower and shallower
 than ViT-Ti (d = 64, 4 layers, 4 heads, MLP 256) on 16 frames of 32x32 with 2x8x8 tubelets
 (8 x 4 x 4 = 128 tokens): image pretraining and 1000 video steps take a few minutes on two cores and
@@ -49,7 +53,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minimodels.data.flipbook import FLIPBOOK_CLASSES, make_flipbook_videos
 from minimodels.data.motion import DIRECTION_PAIRS, MIRROR_CLASS, MOTION_CLASSES, make_motion_videos
+from minimodels.flops import count_macs
 from minimodels.layers import count_params
 from minimodels.recipes.common import (
     Result,
@@ -76,18 +82,25 @@ from minimodels.vivit import (
 )
 
 
+# The video tasks: their generator and class names (both ten-way).
+TASKS = {"motion": (make_motion_videos, MOTION_CLASSES), "flipbook": (make_flipbook_videos, FLIPBOOK_CLASSES)}
+
+
 @dataclass
 class ViViTRecipe:
     """Everything that defines a reduced ViViT run (data, image pretraining, model, schedule)."""
 
     profile: str = "cpu"
-    # data: DigitWorld motion videos (N, 3, T, H, W); the test split uses held-out digit instances
+    # data: DigitWorld videos (N, 3, T, H, W); the test split uses held-out digit instances.
+    # task "motion": one digit moving in one of ten ways (minimodels.data.motion); "flipbook": a new
+    # digit on every frame, labelled by the digit shown most often (minimodels.data.flipbook)
+    task: str = "motion"
     num_frames: int = 16
     image_size: int = 32
     n_train: int = 4000
     n_test: int = 500
     data_seed: int = 0
-    video: dict = field(default_factory=dict)  # make_motion_videos keyword arguments (distractors, noise, ...)
+    video: dict = field(default_factory=dict)  # the task's generator's keyword arguments (distractors, hold, ...)
     flip: bool = True  # random horizontal flips during training, labels mirrored (mirror_labels)
     time_reverse: bool = False  # random time reversal during training, labels -> the pair's partner class
     # model: "SIZE/PxT" (backbone, P x P patches, tubelets of T frames), ViViT Model 1..4, and
@@ -121,6 +134,12 @@ class ViViTRecipe:
                              f"got {self.temporal_attention_init!r}")
         if self.model not in (1, 2, 3, 4):
             raise ValueError(f"model must be a ViViT model number 1..4, got {self.model!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {tuple(TASKS)}, got {self.task!r}")
+        if self.task == "flipbook" and (self.flip or self.time_reverse):
+            raise ValueError("task 'flipbook' needs flip=False and time_reverse=False: a mirrored digit is not a "
+                             f"digit, and its labels have no mirror or partner class (got flip={self.flip}, "
+                             f"time_reverse={self.time_reverse})")
         _, patch, t = parse_variant(self.variant)
         if self.num_frames % t or self.image_size % patch:
             raise ValueError(f"num_frames x image_size = {self.num_frames} x {self.image_size} must be divisible "
@@ -196,10 +215,12 @@ def scale_pixels(x: torch.Tensor) -> torch.Tensor:
 
 
 def vivit_data(recipe: ViViTRecipe, split: str, n: int | None = None, num_frames: int | None = None, size=None):
-    """Motion videos (N, 3, T, H, W) in [0, 1] and labels (N,) for ``split`` (default size: the recipe's)."""
+    """The recipe's task's videos (N, 3, T, H, W) in [0, 1] and labels (N,) for ``split`` (default
+    size: the recipe's): motion videos, or flip-books (``task="flipbook"``)."""
     n = n if n is not None else (recipe.n_train if split == "train" else recipe.n_test)
-    return make_motion_videos(n, num_frames or recipe.num_frames, size or recipe.image_size, seed=recipe.data_seed,
-                              split=split, **recipe.video)
+    make = TASKS[recipe.task][0]
+    return make(n, num_frames or recipe.num_frames, size or recipe.image_size, seed=recipe.data_seed,
+                split=split, **recipe.video)
 
 
 def make_image_vit(recipe: ViViTRecipe) -> ViT:
@@ -229,9 +250,19 @@ def pretrain_image_vit(recipe: ViViTRecipe, log=print, progress: bool | None = F
     return vit.cpu(), history
 
 
+def image_pretraining(recipe: ViViTRecipe) -> dict:
+    """Everything the recipe's image pretraining depends on: recipes with equal values pretrain the
+    same image ViT (e.g. arms that differ only in tubelet length, ViViT model or video schedule),
+    so a caller running several can pretrain once (``train_vivit(..., image_vit=...)``)."""
+    return {"vit": dataclasses.asdict(image_config(_vivit_config(recipe), num_classes=10)),
+            "pretrain": dataclasses.asdict(recipe.pretrain), "pretrain_crops": recipe.pretrain_crops,
+            "pretrain_textured": recipe.pretrain_textured, "data_seed": recipe.data_seed, "seed": recipe.seed}
+
+
 def _vivit_config(recipe: ViViTRecipe):
-    return variant_config(recipe.variant, model=recipe.model, num_classes=len(MOTION_CLASSES),
-                          num_frames=recipe.num_frames, image_size=recipe.image_size, class_names=MOTION_CLASSES,
+    classes = TASKS[recipe.task][1]
+    return variant_config(recipe.variant, model=recipe.model, num_classes=len(classes),
+                          num_frames=recipe.num_frames, image_size=recipe.image_size, class_names=classes,
                           **recipe.model_overrides)
 
 
@@ -335,12 +366,21 @@ def motion_metrics(scores: torch.Tensor, labels: torch.Tensor) -> dict:
     }
 
 
-def evaluate_vivit(model, videos: torch.Tensor, labels: torch.Tensor, batch_size: int = 100) -> dict:
-    """:func:`motion_metrics` of ``model`` on motion videos (N, 3, T, H, W) in [0, 1] and labels (N,)."""
+def evaluate_vivit(model, videos: torch.Tensor, labels: torch.Tensor, batch_size: int = 100,
+                   task: str = "motion") -> dict:
+    """:func:`motion_metrics` of ``model`` on videos (N, 3, T, H, W) in [0, 1] and labels (N,). For
+    ``task="flipbook"`` the motion-only entries (``type_acc``, ``direction_acc``,
+    ``pair_direction_acc``) are None: its classes come in no time-reversal pairs."""
     if videos.ndim != 5 or len(videos) != len(labels):
         raise ValueError(f"expected videos (N, 3, T, H, W) and labels (N,), got {tuple(videos.shape)} and "
                          f"{tuple(labels.shape)}")
-    return motion_metrics(predict_vivit(model, videos, batch_size), labels)
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {tuple(TASKS)}, got {task!r}")
+    out = motion_metrics(predict_vivit(model, videos, batch_size), labels)
+    if task == "flipbook":
+        out.update(per_class_acc=dict(zip(FLIPBOOK_CLASSES, out["per_class_acc"].values())), type_acc=None,
+                   direction_acc=None, pair_direction_acc=None)
+    return out
 
 
 @dataclass
@@ -350,9 +390,9 @@ class ViViTResult(Result):
     model: torch.nn.Module
     acc: float  # top-1 on the held-out test videos
     per_class_acc: dict[str, float | None]
-    type_acc: float  # the motion type (the pair) right
-    direction_acc: float  # the true class above its time-reversed partner (0.5: chance)
-    pair_direction_acc: dict[str, float | None]
+    type_acc: float | None  # the motion type (the pair) right; None for flip-books
+    direction_acc: float | None  # the true class above its time-reversed partner (0.5: chance); None for flip-books
+    pair_direction_acc: dict[str, float | None] | None
     history: History  # loss/lr/acc per step, periodic {"step", "acc", ...} evaluations
     clips_per_s: float  # training throughput
     wall_time: float  # seconds for the whole call: data, pretraining, training, evaluation
@@ -421,7 +461,7 @@ def train_vivit(recipe: ViViTRecipe | None = None, model=None, image_vit=None, l
     log(f"video training: {config.steps} steps x {config.batch_size} clips, lr {config.lr:g}, {config.schedule}")
 
     def evaluate(m):
-        return evaluate_vivit(m, test_videos, test_labels, recipe.eval_batch_size)
+        return evaluate_vivit(m, test_videos, test_labels, recipe.eval_batch_size, recipe.task)
 
     history = fit(model, sample_batches(train_videos, train_labels, batch_size=config.batch_size, seed=recipe.seed),
                   vivit_loss(recipe), config, evaluate=evaluate, resume=resume, log=log, run=run_identity(recipe))
@@ -439,3 +479,109 @@ def run(profile: str | None = None, out_dir=None, resume: bool = False, progress
     recipe = vivit_recipe(profile, **overrides)
     result = train_vivit(recipe, out_dir=out_dir, progress=progress, resume=resume)
     return result.metrics()
+
+
+# -----------------------------------------------------------------------------------------------
+# The ablations as recorded experiments (minimodels.experiments)
+# -----------------------------------------------------------------------------------------------
+
+
+def run_vivit_arm(recipe: ViViTRecipe, cache: dict | None = None, log=None) -> dict:
+    """Train one arm of a ViViT experiment and return its numbers: ``acc`` (held-out top-1 at the
+    end), ``direction_acc`` (motion only; else omitted), ``mmacs`` (multiply-accumulates of one
+    clip's forward pass, millions), ``train_time_s`` and the accuracy along training,
+    ``trajectory_step`` / ``trajectory_acc`` (every ``train.eval_every`` steps). ``cache``: a
+    dict shared by the arms of one process - the image ViT is pretrained once per
+    :func:`image_pretraining` and reused by every arm that would pretrain the same one (and the
+    videos are drawn once per task and size)."""
+    image_vit, data = None, None
+    if cache is not None:
+        key = repr(("data", recipe.task, recipe.n_train, recipe.n_test, recipe.num_frames, recipe.image_size,
+                    recipe.data_seed, sorted(recipe.video.items())))
+        if key not in cache:
+            cache[key] = (vivit_data(recipe, "train"), vivit_data(recipe, "test"))
+        data = cache[key]
+    if recipe.pretrain.steps and cache is not None:
+        key = repr(("image ViT", sorted(image_pretraining(recipe).items())))
+        if key not in cache:
+            vit, _ = pretrain_image_vit(recipe, log=log)
+            cache[key] = {k: v.detach().clone() for k, v in vit.state_dict().items()}
+        image_vit = cache[key]
+    result = train_vivit(recipe, image_vit=image_vit, log=log, data=data)
+    clip = torch.empty(1, 3, recipe.num_frames, recipe.image_size, recipe.image_size, device="meta")
+    out = {"acc": result.acc, "mmacs": count_macs(result.model.cpu(), clip) / 1e6,
+           "train_time_s": result.history.train_time,
+           "trajectory_step": [float(e["step"]) for e in result.history.evals],
+           "trajectory_acc": [e["acc"] for e in result.history.evals]}
+    if result.direction_acc is not None:
+        out["direction_acc"] = result.direction_acc
+    return out
+
+
+def _with_tubelet_length(recipe: ViViTRecipe, t: int) -> str:
+    size, patch, _ = parse_variant(recipe.variant)
+    return f"{size}/{patch}x{t}"
+
+
+TUBELET_LENGTHS = (1, 2, 4, 8)  # the tubelet experiment's t (frames per token); the paper's Figure 7 sweeps 2..8
+
+
+def tubelet_recipe(profile: str | None = None, task: str = "motion", t: int = 2, **overrides) -> ViViTRecipe:
+    """The tubelet-size experiment's arm: the main recipe (Model 1, central-frame init, the main
+    schedule) with tubelets of ``t`` frames, on ``task`` "motion" or "flipbook" (no flips there)."""
+    if t not in TUBELET_LENGTHS:
+        raise ValueError(f"t must be one of {TUBELET_LENGTHS}, got {t!r}")
+    base = vivit_recipe(profile, task=task, flip=task == "motion", **overrides)
+    return dataclasses.replace(base, variant=_with_tubelet_length(base, t))
+
+
+# The other ablations of notebook 04, each arm the main recipe (Model 1, 2x8x8 tubelets, central-frame
+# init, the main schedule: 1000 steps at cpu) with one thing changed, so every arm is trained to where
+# the short 150-step runs of the notebook could not take it.
+VIVIT_MODEL_ARMS = {  # Table 2 (Models 1-4), Table 4 (Model 2's L_t) and claim T13 (Model 3's order)
+    "Model 1": dict(model=1),
+    "Model 2 (L_t = 4)": dict(model=2),
+    "Model 2, L_t = 1": dict(model=2, model_overrides={"temporal_layers": 1}),
+    "Model 2, L_t = 0 (average pool)": dict(model=2, model_overrides={"temporal_layers": 0}),
+    "Model 3 (space first)": dict(model=3),
+    "Model 3, time first": dict(model=3, model_overrides={"attention_order": "time_first"}),
+    "Model 4": dict(model=4),
+}
+VIVIT_INIT_ARMS = {  # Table 1: how the tubelet kernel starts (the rest from the image ViT)
+    "random": dict(tubelet_init="random"),
+    "filter inflation": dict(tubelet_init="inflate"),
+    "central frame": dict(tubelet_init="central"),
+}
+VIVIT_FRAME_ARMS = {  # claims T19/T23: more tokens (frames, pixels) for more accuracy at more cost
+    "8 frames": dict(num_frames=8),
+    "16 frames": dict(num_frames=16),
+    "32 frames": dict(num_frames=32),
+    "16 frames, 48 px": dict(image_size=48),
+}
+# claim T18: the paper's regularisers (stochastic depth, label smoothing, mixup; here also time
+# reversal, the dataset's own symmetry) on a small training set and on the full one
+VIVIT_REGULARISERS = {"model_overrides": {"drop_path_rate": 0.1}, "label_smoothing": 0.1, "mixup": 0.2,
+                      "time_reverse": True}
+VIVIT_SMALL_TRAIN = {"smoke": 8, "cpu": 100, "gpu": 500}
+VIVIT_REGULARISER_ARMS = {
+    "small set, none": dict(small=True),
+    "small set, all regularisers": dict(small=True, **VIVIT_REGULARISERS),
+    "full set, none": dict(),
+    "full set, all regularisers": dict(VIVIT_REGULARISERS),
+}
+VIVIT_ARMS = {"models": VIVIT_MODEL_ARMS, "init": VIVIT_INIT_ARMS, "frames": VIVIT_FRAME_ARMS,
+              "regularisers": VIVIT_REGULARISER_ARMS}
+
+
+def ablation_arm_recipe(profile: str | None, study: str, arm: str) -> ViViTRecipe:
+    """The recipe of ``arm`` of ``study`` ("models", "init", "frames" or "regularisers";
+    ``VIVIT_ARMS``): the main recipe with that arm's changes (``small``: the small training set
+    of ``VIVIT_SMALL_TRAIN`` videos)."""
+    if study not in VIVIT_ARMS or arm not in VIVIT_ARMS[study]:
+        known = {k: list(v) for k, v in VIVIT_ARMS.items()}
+        raise ValueError(f"unknown ViViT ablation arm {study!r} / {arm!r}; expected one of {known}")
+    changes = dict(VIVIT_ARMS[study][arm])
+    base = vivit_recipe(profile)
+    if changes.pop("small", False):
+        changes["n_train"] = VIVIT_SMALL_TRAIN[base.profile]
+    return vivit_recipe(profile, **changes)
