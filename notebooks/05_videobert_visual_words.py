@@ -42,6 +42,7 @@ from sklearn.cluster import KMeans
 from minimodels import profiles, report
 from minimodels.bert import variant_config as bert_config
 from minimodels.data.howto import NOUNS, VERBS, clips, make_howto_videos, make_vocab
+from minimodels.data.video import resample_indices, windows
 from minimodels.kmeans import HierarchicalKMeans
 from minimodels.layers import count_params
 from minimodels.recipes.videobert import (
@@ -191,6 +192,27 @@ print_table([
     ("visual words", "12^4 = 20,736", f"{CPU.kmeans_k}^{CPU.kmeans_depth} = {CPU.num_visual_words}"),
 ], ["", "paper", "here"])
 print(f"\nclips of the demo video: {tuple(cl.shape)} (n_clips, C, T, H, W)")
+
+# %% [markdown] slideshow={"slide_type": "fragment"} tags=["appendix"]
+# The paper's sampling, step by step, on a 10 s video filmed at 30 fps (index arithmetic: which source
+# frame becomes which clip frame), then what this world does instead:
+
+# %% tags=["appendix"]
+camera_fps, seconds = 30, 10
+keep = resample_indices(camera_fps * seconds, camera_fps, 20)
+paper_clips = windows(len(keep), 30)
+print(f"{camera_fps * seconds} frames at {camera_fps} fps -> {len(keep)} frames at 20 fps "
+      f"(source frames {', '.join(map(str, keep[:7].tolist()))}, ...: 2 of every 3 kept)")
+for k in (0, 1, len(paper_clips) - 1):
+    a, b = keep[paper_clips[k, 0]].item(), keep[paper_clips[k, -1]].item()
+    print(f"  clip {k}: 30 frames, source frames {a}-{b}, {a / camera_fps:.1f}-{(b + 1) / camera_fps:.1f} s")
+print(f"-> {len(paper_clips)} clips of 1.5 s; the last {len(keep) - paper_clips.numel()} frames "
+      f"({(len(keep) - paper_clips.numel()) / 20:g} s) fill no window and are left out")
+here = windows(demo.num_frames, demo.clip_frames)
+assert len(here) == demo.num_clips
+print(f"here: the demo's {demo.num_frames} frames are rendered at {demo.fps:g} fps from the start, so there "
+      f"is nothing to resample: windows of {demo.clip_frames} frames give its {len(here)} clips of "
+      f"{demo.clip_seconds:g} s")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The clip network: S3D's separable convolution

@@ -22,6 +22,8 @@ from minimodels.data.video import (
     random_hflip,
     random_short_side_scale,
     read_video,
+    resample_indices,
+    windows,
     resize_short_side,
     sample_clip_indices,
     three_crops,
@@ -452,3 +454,16 @@ def test_an_image_is_not_a_video_whatever_its_suffix(tmp_path):
             read_video(fake)
     frames, fps = read_video(write_video(tmp_path / "real.mp4", motion_frames(4)))  # a real one still reads
     assert frames.shape[0] == 4 and fps == 25.0
+
+
+def test_videobert_sampling_resamples_to_20_fps_and_cuts_30_frame_windows():
+    keep = resample_indices(300, 30, 20)  # 10 s at 30 fps -> 200 frames at 20 fps: 2 of every 3
+    assert len(keep) == 200 and keep[:6].tolist() == [0, 1, 3, 4, 6, 7] and keep[-1] == 298
+    assert resample_indices(40, 10, 20).tolist()[:5] == [0, 0, 1, 1, 2]  # up-sampling repeats frames
+    assert len(resample_indices(300, 29.97, 20)) == 200  # NTSC rate: 10.01 s, still 200 frames
+    w = windows(len(keep), 30)
+    assert w.shape == (6, 30) and w[1, 0] == 30  # six 1.5 s clips; the last 20 frames (1 s) left out
+    with pytest.raises(ValueError, match="target_fps must be a positive number, got 0"):
+        resample_indices(300, 30, 0)
+    with pytest.raises(ValueError, match="shorter than one window of 30"):
+        windows(20, 30)

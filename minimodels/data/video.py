@@ -22,6 +22,9 @@ Inference - 4 x 3 = 12 views per video, their predictions averaged::
                                                     -> multi_view_predict
         (average_views, on logits already computed)
 
+VideoBERT samples differently: the video is resampled to 20 fps and cut into
+non-overlapping 30-frame windows (1.5 s), each one clip -> resample_indices, windows.
+
 Layouts: decoded frames are uint8 (T, H, W, 3), as video files store them; everything
 after :func:`frames_to_clip` works on float clips (C, T, H, W) - the layout the model's
 3D convolution (the tubelet embedding) expects, batched to (B, C, T, H, W). Hugging Face's
@@ -253,6 +256,33 @@ def sample_clip_indices(
             f"start must be an int in [0, {max_start}] for a clip of {span} frames in {num_video_frames}, got {start!r}"
         )
     return steps + start
+
+
+def resample_indices(num_video_frames: int, fps: float, target_fps: float) -> torch.LongTensor:
+    """Source frames (n,) that play a video of ``fps`` at ``target_fps``: output frame k shows the
+    frame on screen at time k / target_fps, ``floor(k * fps / target_fps)``, for every k that falls
+    inside the video. Fewer frames per second drops frames (30 -> 20 fps keeps 2 of every 3),
+    more repeats them."""
+    _check_positive_int("num_video_frames", num_video_frames)
+    for name, value in (("fps", fps), ("target_fps", target_fps)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+    duration = Fraction(num_video_frames) / Fraction(fps).limit_denominator(1001)
+    n = int(duration * Fraction(target_fps).limit_denominator(1001))  # output frames inside the video
+    ratio = Fraction(fps).limit_denominator(1001) / Fraction(target_fps).limit_denominator(1001)
+    return torch.tensor([int(k * ratio) for k in range(n)], dtype=torch.int64)
+
+
+def windows(num_frames: int, window: int) -> torch.LongTensor:
+    """Frame indices (n, window) of the non-overlapping windows that tile ``num_frames`` frames
+    from the start - VideoBERT's 30-frame clips at 20 fps; a tail shorter than a window is left
+    out (an error when the video is shorter than one window)."""
+    _check_positive_int("num_frames", num_frames)
+    _check_positive_int("window", window)
+    if num_frames < window:
+        raise ValueError(f"a video of {num_frames} frames is shorter than one window of {window}")
+    n = num_frames // window
+    return torch.arange(n * window, dtype=torch.int64).view(n, window)
 
 
 def uniform_clip_starts(num_video_frames: int, num_frames: int, stride: int, num_clips: int) -> torch.LongTensor:
