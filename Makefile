@@ -71,10 +71,10 @@ else
 	$(PY) -m minimodels.report figures build/figures $(if $(NB),"$(notdir $(basename $(NB)))*.ipynb")
 endif
 
-## run a named experiment and write results/NAME.json (NAME=vivit_main; SEEDS="0 1 2";
-## the active profile); without NAME, list them. Then `make docs`.
+## run a named experiment and write results/NAME.json (NAME=vivit_main; SEEDS="0 1 2"; JOBS=3 runs
+## the seeds in 3 processes side by side; the active profile); without NAME, list them. Then `make docs`.
 experiments: setup
-	$(if $(NAME),$(PY) -m minimodels.experiments $(NAME) $(if $(SEEDS),--seeds $(SEEDS)),$(PY) -m minimodels.experiments --list)
+	$(if $(NAME),$(PY) -m minimodels.experiments $(NAME) $(if $(SEEDS),--seeds $(SEEDS)) $(if $(JOBS),--jobs $(JOBS)),$(PY) -m minimodels.experiments --list)
 
 ## regenerate docs/RESULTS.md and the README's results table from results/
 docs: setup

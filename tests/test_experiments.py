@@ -115,3 +115,22 @@ def test_seeds_run_side_by_side_merge_into_one_file(tmp_path):
     (b / "vivit_main.json").write_text(json.dumps(changed))
     with pytest.raises(ValueError, match="the parts ran different recipes"):
         experiments.merge("vivit_main", [a, b], out)
+
+
+def test_jobs_run_each_seed_in_its_own_process_and_merge(tmp_path, monkeypatch):
+    lines = []
+    data = experiments.run_parallel("segformer_main", "smoke", [1, 0], tmp_path, jobs=2, log=lines.append)
+    assert data == load("segformer_main", tmp_path) and data["seeds"] == [0, 1] and data["complete"]
+    assert [p["seeds"] for p in data["parts"]] == [["0"], ["1"]] and not stale_arms(data)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["segformer_main.json"]  # the parts are cleaned up
+    assert sum("started" in line for line in lines) == 2
+    # the same seed alone in one process gives the same numbers
+    alone = run_experiment("segformer_main", "smoke", [1], tmp_path / "alone", log=None)
+    arm = next(iter(data["arms"]))
+    assert alone["arms"][arm]["runs"]["1"]["miou"] == pytest.approx(data["arms"][arm]["runs"]["1"]["miou"], abs=1e-6)
+    with pytest.raises(ValueError, match="seeds must be distinct non-negative integers, got \\[0, 0\\]"):
+        experiments.run_parallel("segformer_main", "smoke", [0, 0], tmp_path / "x")
+    monkeypatch.setattr(experiments.sys, "executable", "/bin/false")  # every part fails at once
+    with pytest.raises(RuntimeError, match="segformer_main: seed 0 failed \\(exit 1\\); see .*seed0/log"):
+        experiments.run_parallel("segformer_main", "smoke", [0, 1], tmp_path / "failing", jobs=1, log=None)
+    assert not (tmp_path / "failing" / "segformer_main.json").exists()
