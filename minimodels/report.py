@@ -262,6 +262,49 @@ def seed_rows(runs: dict, metrics: dict, live: dict | None = None, digits: int =
 SEED_HEADERS = ["metric", "seeds", "mean", "lowest", "highest", "this run"]
 
 
+def arm_values(data: dict, arm: str, metric: str) -> list[float]:
+    """Each seed's ``metric`` for ``arm`` of a results file (``results/NAME.json``, as loaded by
+    ``minimodels.experiments.load``), in the file's seed order."""
+    if arm not in data["arms"]:
+        raise ValueError(f"{data['name']} has no arm {arm!r}; its arms: {list(data['arms'])}")
+    runs = data["arms"][arm]["runs"]
+    missing = [seed for seed, run in runs.items() if metric not in run]
+    if missing:
+        raise ValueError(f"{data['name']} / {arm}: no {metric!r} in seeds {missing}; "
+                         f"the runs hold {sorted(next(iter(runs.values())))}")
+    return [float(run[metric]) for run in runs.values()]
+
+
+def order_verdict(data: dict, arms, metric: str = "acc", names=None) -> dict:
+    """Does a recorded experiment rank ``arms`` in the paper's order (``arms`` best first, by a
+    higher ``metric``)? Returns ``means`` (per arm, in that order), ``in_order`` (the means fall
+    strictly, arm after arm), ``apart`` (neighbouring pairs ``"a > b"`` where every seed of a is
+    above every seed of b: the steps the seeds agree on) and ``sentence``, one line that says it
+    with the numbers. ``names``: how to write each arm (default: its name in the file)."""
+    arms = list(arms)
+    if len(arms) < 2:
+        raise ValueError(f"order_verdict needs at least two arms, got {arms}")
+    names = list(names or arms)
+    if len(names) != len(arms):
+        raise ValueError(f"names must name each of the {len(arms)} arms, got {names}")
+    values = [arm_values(data, arm, metric) for arm in arms]
+    means = [sum(v) / len(v) for v in values]
+    in_order = all(a > b for a, b in zip(means, means[1:]))
+    apart = [f"{names[i]} > {names[i + 1]}" for i in range(len(arms) - 1) if min(values[i]) > max(values[i + 1])]
+    order = sorted(zip(means, names), key=lambda p: -p[0])
+    ranked = order[0][1] + "".join(f" {'=' if abs(m - prev) < 1e-12 else '>'} {name}"
+                                   for (prev, _), (m, name) in zip(order, order[1:]))
+    paper = " > ".join(names)
+    numbers = ", ".join(f"{name} {m:.3f}" for name, m in zip(names, means))
+    seeds = f"{len(values[0])} seed{'s' if len(values[0]) > 1 else ''}"
+    if in_order:
+        sentence = f"The paper's order {paper} reproduces in the mean of {seeds} ({numbers})"
+    else:
+        sentence = f"The paper's order {paper} does not reproduce: the mean of {seeds} ranks {ranked} ({numbers})"
+    sentence += f"; every seed agrees on {', '.join(apart) if apart else 'no step'}."
+    return {"means": means, "in_order": in_order, "apart": apart, "sentence": sentence}
+
+
 _SHOW_CALL = re.compile(r"""\bshow\(\s*[^,()]+,\s*["']([a-z0-9_-]+)["']""")
 
 

@@ -116,3 +116,30 @@ def test_seed_spread_refuses_what_it_cannot_draw(kwargs, match):
     with pytest.raises(ValueError, match=match):
         report.seed_spread(**kwargs)
     plt.close("all")
+
+
+def _results(**arms):
+    return {"name": "demo", "arms": {arm: {"runs": {str(i): {"acc": v} for i, v in enumerate(values)}}
+                                     for arm, values in arms.items()}}
+
+
+def test_order_verdict_says_whether_the_papers_order_holds_and_where_the_seeds_agree():
+    data = _results(a=[0.9, 0.8, 0.85], b=[0.7, 0.82, 0.75], c=[0.2, 0.3, 0.1])
+    v = report.order_verdict(data, ["a", "b", "c"], names=["A", "B", "C"])
+    assert v["in_order"] and v["means"] == pytest.approx([0.85, 0.7567, 0.2], abs=1e-4) and v["apart"] == ["B > C"]
+    assert v["sentence"].startswith("The paper's order A > B > C reproduces in the mean of 3 seeds (A 0.850")
+    assert v["sentence"].endswith("every seed agrees on B > C.")
+    w = report.order_verdict(data, ["c", "a", "b"])
+    assert not w["in_order"] and w["apart"] == [] and "ranks a > b > c" in w["sentence"]
+    assert w["sentence"].endswith("every seed agrees on no step.")
+    with pytest.raises(ValueError, match="demo has no arm 'd'; its arms: \\['a', 'b', 'c'\\]"):
+        report.order_verdict(data, ["a", "d"])
+    with pytest.raises(ValueError, match="no 'top5' in seeds"):
+        report.order_verdict(data, ["a", "b"], metric="top5")
+    with pytest.raises(ValueError, match="at least two arms"):
+        report.order_verdict(data, ["a"])
+
+
+def test_order_verdict_writes_ties_and_one_seed():
+    v = report.order_verdict(_results(a=[0.5], b=[0.5], c=[0.7]), ["a", "b", "c"])
+    assert "the mean of 1 seed ranks c > a = b" in v["sentence"] and not v["in_order"]
