@@ -392,6 +392,9 @@ fig.suptitle(f"a flip-book (frames 0-15): slots {flipbook_info['slot_digits'][0]
              f"label: {FLIPBOOK_CLASSES[flipbook_labels[0]]}", fontsize=9)
 show(fig, "flipbook")
 
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Tubelet size, recorded: accuracy against cost on both tasks
+
 # %% tags=["hide-input", "nbval-ignore-output"]
 tub = experiments.load("vivit_tubelet")
 TUB_TASKS = {"motion": "C0", "flip-book": "C3"}
