@@ -247,21 +247,29 @@ def _write(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def _request(name: str, profile: str | None, seeds) -> tuple[Experiment, str, list[int]]:
+    """The experiment, profile (default: the active one) and seeds (default: the experiment's) of a
+    run, checked."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; expected one of {sorted(EXPERIMENTS)}")
+    exp = EXPERIMENTS[name]
+    profile = profile or profiles.current()
+    if profile not in profiles.PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {profiles.PROFILES}")
+    seeds = list(exp.seeds if seeds is None else seeds)
+    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds) \
+            or len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must be distinct non-negative integers, got {seeds}")
+    return exp, profile, seeds
+
+
 def run_experiment(name: str, profile: str | None = None, seeds=None, out_dir: Path | None = None,
                    log=print) -> dict:
     """Run every arm of experiment ``name`` for every seed and write ``out_dir/NAME.json`` (default
     ``results/``) after each run, ``complete`` false until the last one: a killed run leaves a
     file that says it is partial, never one that looks whole."""
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; expected one of {sorted(EXPERIMENTS)}")
-    exp = EXPERIMENTS[name]
+    exp, profile, seeds = _request(name, profile, seeds)
     log = log or (lambda line: None)
-    profile = profile or profiles.current()
-    if profile not in profiles.PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {profiles.PROFILES}")
-    seeds = list(exp.seeds if seeds is None else seeds)
-    if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
-        raise ValueError(f"seeds must be non-negative integers, got {seeds}")
     out_dir = Path(out_dir or RESULTS)
     out_dir.mkdir(parents=True, exist_ok=True)
     command = "python -m minimodels.experiments " + shlex.join([name, "--profile", profile, "--seeds",
@@ -356,17 +364,9 @@ def run_parallel(name: str, profile: str | None = None, seeds=None, out_dir: Pat
     the cores. The parts go to a temporary folder under ``out_dir`` with their logs; a part that
     fails stops the others and the merge (the error names its seed and log) and leaves the parts
     for inspection; so does an interrupt."""
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; expected one of {sorted(EXPERIMENTS)}")
+    _, profile, seeds = _request(name, profile, seeds)
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be an int >= 1, got {jobs!r}")
-    profile = profile or profiles.current()
-    if profile not in profiles.PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {profiles.PROFILES}")
-    seeds = list(EXPERIMENTS[name].seeds if seeds is None else seeds)
-    if not seeds or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds) \
-            or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct non-negative integers, got {seeds}")
     out_dir = Path(out_dir or RESULTS)
     out_dir.mkdir(parents=True, exist_ok=True)
     parts_dir = Path(tempfile.mkdtemp(prefix=f".{name}-parts-", dir=out_dir))

@@ -1137,7 +1137,7 @@ ctl = experiments.load("segformer_table_1c_control")
 
 
 def ctl_values(arm, key):
-    return np.array([run[key] for run in ctl["arms"][arm]["runs"].values()])
+    return np.array(report.arm_values(ctl, arm, key))
 
 
 probes = {"PE as trained": "whole_x1", "positions: mean": "position_mean_x1",

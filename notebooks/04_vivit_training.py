@@ -401,7 +401,7 @@ TUB_TASKS = {"motion": "C0", "flip-book": "C3"}
 
 
 def tub_values(task, t, key):
-    return np.array([run[key] for run in tub["arms"][f"{task}, t={t}"]["runs"].values()])
+    return np.array(report.arm_values(tub, f"{task}, t={t}", key))
 
 
 fig, axes = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)

@@ -83,7 +83,7 @@ def test_a_changed_recipe_makes_the_file_stale(tmp_path):
 def test_bad_requests_are_refused(tmp_path, capsys):
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         run_experiment("nope", "smoke", [0], tmp_path)
-    with pytest.raises(ValueError, match="seeds must be non-negative integers"):
+    with pytest.raises(ValueError, match="seeds must be distinct non-negative integers"):
         run_experiment("vivit_main", "smoke", [-1], tmp_path)
     with pytest.raises(SystemExit):
         experiments.main(["vivit_main", "--profile", "tpu"])

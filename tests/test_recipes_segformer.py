@@ -332,6 +332,8 @@ def test_table_1c_control_reports_the_probes():
     out = recipes.run_table_1c_control(recipes.table_1c_recipe("smoke", "none"))
     assert out["position_mean_x1"] == out["position_shuffled_x1"] == out["whole_x1"]  # no PE, nothing removed
     assert {"change_x2", "change_x4", "trajectory_step"} <= set(out)
+    pe = recipes.run_table_1c_control(recipes.table_1c_recipe("smoke", "learned"))
+    assert all(0.0 <= pe[k] <= 1.0 for k in ("position_mean_x1", "position_shuffled_x1", "whole_x1"))
 
 
 def test_speed_measurement_counts_and_times_every_side():

@@ -656,7 +656,7 @@ def run_table_1c_control(recipe: SegFormerRecipe, log=None) -> dict:
     crop = recipe.image_size
     for how, key in (("mean", "position_mean_x1"), ("shuffle", "position_shuffled_x1")):
         probe = without_position(model, how, seed=recipe.seed)
-        out[key] = resolution_curve(probe, {crop: test_set[crop]}, crop, recipe.eval_batch_size)[f"whole_{crop}"]
+        out[key] = evaluate_segformer(probe, *test_set[crop], recipe.eval_batch_size)["miou"]
     return out
 
 
