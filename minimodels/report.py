@@ -262,12 +262,25 @@ def seed_rows(runs: dict, metrics: dict, live: dict | None = None, digits: int =
 SEED_HEADERS = ["metric", "seeds", "mean", "lowest", "highest", "this run"]
 
 
-def arm_values(data: dict, arm: str, metric: str) -> list[float]:
+def arm_values(data: dict, arm: str, metric: str, at_step: int | None = None) -> list[float]:
     """Each seed's ``metric`` for ``arm`` of a results file (``results/NAME.json``, as loaded by
-    ``minimodels.experiments.load``), in the file's seed order."""
+    ``minimodels.experiments.load``), in the file's seed order. ``at_step``: the held-out
+    accuracy at that training step instead (from the runs' ``trajectory_step`` /
+    ``trajectory_acc``; ``metric`` must then be "acc")."""
     if arm not in data["arms"]:
         raise ValueError(f"{data['name']} has no arm {arm!r}; its arms: {list(data['arms'])}")
     runs = data["arms"][arm]["runs"]
+    if at_step is not None:
+        if metric != "acc":
+            raise ValueError(f"at_step reads the accuracy trajectory; metric must be 'acc', got {metric!r}")
+        out = []
+        for seed, run in runs.items():
+            steps = run.get("trajectory_step", [])
+            if at_step not in steps:
+                raise ValueError(f"{data['name']} / {arm} / seed {seed}: no evaluation at step {at_step}; "
+                                 f"evaluated at {steps}")
+            out.append(float(run["trajectory_acc"][steps.index(at_step)]))
+        return out
     missing = [seed for seed, run in runs.items() if metric not in run]
     if missing:
         raise ValueError(f"{data['name']} / {arm}: no {metric!r} in seeds {missing}; "
@@ -275,19 +288,20 @@ def arm_values(data: dict, arm: str, metric: str) -> list[float]:
     return [float(run[metric]) for run in runs.values()]
 
 
-def order_verdict(data: dict, arms, metric: str = "acc", names=None) -> dict:
+def order_verdict(data: dict, arms, metric: str = "acc", names=None, at_step: int | None = None) -> dict:
     """Does a recorded experiment rank ``arms`` in the paper's order (``arms`` best first, by a
     higher ``metric``)? Returns ``means`` (per arm, in that order), ``in_order`` (the means fall
     strictly, arm after arm), ``apart`` (neighbouring pairs ``"a > b"`` where every seed of a is
     above every seed of b: the steps the seeds agree on) and ``sentence``, one line that says it
-    with the numbers. ``names``: how to write each arm (default: its name in the file)."""
+    with the numbers. ``names``: how to write each arm (default: its name in the file);
+    ``at_step``: rank the accuracy at that training step (:func:`arm_values`)."""
     arms = list(arms)
     if len(arms) < 2:
         raise ValueError(f"order_verdict needs at least two arms, got {arms}")
     names = list(names or arms)
     if len(names) != len(arms):
         raise ValueError(f"names must name each of the {len(arms)} arms, got {names}")
-    values = [arm_values(data, arm, metric) for arm in arms]
+    values = [arm_values(data, arm, metric, at_step) for arm in arms]
     means = [sum(v) / len(v) for v in values]
     in_order = all(a > b for a, b in zip(means, means[1:]))
     apart = [f"{names[i]} > {names[i + 1]}" for i in range(len(arms) - 1) if min(values[i]) > max(values[i + 1])]
@@ -297,12 +311,54 @@ def order_verdict(data: dict, arms, metric: str = "acc", names=None) -> dict:
     paper = " > ".join(names)
     numbers = ", ".join(f"{name} {m:.3f}" for name, m in zip(names, means))
     seeds = f"{len(values[0])} seed{'s' if len(values[0]) > 1 else ''}"
+    when = f" at step {at_step}" if at_step is not None else ""
     if in_order:
-        sentence = f"The paper's order {paper} reproduces in the mean of {seeds} ({numbers})"
+        sentence = f"The paper's order {paper} reproduces{when} in the mean of {seeds} ({numbers})"
     else:
-        sentence = f"The paper's order {paper} does not reproduce: the mean of {seeds} ranks {ranked} ({numbers})"
+        sentence = (f"The paper's order {paper} does not reproduce{when}: the mean of {seeds} ranks {ranked} "
+                    f"({numbers})")
     sentence += f"; every seed agrees on {', '.join(apart) if apart else 'no step'}."
     return {"means": means, "in_order": in_order, "apart": apart, "sentence": sentence}
+
+
+def study_plot(data: dict, arms, names=None, metric: str = "acc", cost: str | None = "mmacs", axes=None,
+               live: dict | None = None, title: str = ""):
+    """A recorded study (``results/NAME.json`` with per-seed ``trajectory_step`` /
+    ``trajectory_acc``) on two panels: left, ``metric`` of each arm - every seed a small dot, the
+    mean a large one - against its ``cost`` (a metric such as "mmacs"; None: the arms side by side);
+    right, the mean of the seeds along training. ``names``: how to write each arm; ``live``: arm ->
+    this notebook's own value, drawn as a star. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    arms = list(arms)
+    names = list(names or arms)
+    if len(names) != len(arms):
+        raise ValueError(f"names must name each of the {len(arms)} arms, got {names}")
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
+    for i, (arm, name) in enumerate(zip(arms, names)):
+        values = arm_values(data, arm, metric)
+        x = sum(arm_values(data, arm, cost)) / len(values) if cost else i
+        color = f"C{i % 10}"
+        axes[0].plot([x] * len(values), values, ".", color=color, alpha=0.6, ms=7)
+        axes[0].plot(x, sum(values) / len(values), "o", color=color, ms=10, label=name)
+        if live and arm in live:
+            axes[0].plot(x, live[arm], "*", color=color, ms=14, mec="k", mew=0.6)
+        runs = list(data["arms"][arm]["runs"].values())
+        steps = runs[0]["trajectory_step"]
+        mean = [sum(r["trajectory_acc"][k] for r in runs) / len(runs) for k in range(len(steps))]
+        axes[1].plot(steps, mean, "o-", color=color, ms=4, label=name)
+    seeds = f"{len(next(iter(data['arms'].values()))['runs'])} seeds"
+    axes[0].set(xlabel={"mmacs": "MMACs per clip"}.get(cost, cost) if cost else "", ylabel="held-out top-1",
+                title=title or f"small dots: each of {seeds}; large: their mean" + ("; star: this run" if live else ""))
+    if not cost:
+        axes[0].set_xticks(range(len(arms)), names, fontsize=8)
+        axes[0].set_xlim(-0.5, len(arms) - 0.5)
+    axes[1].set(xlabel="training step", ylabel="held-out top-1 (mean of seeds)", title="along training")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=7)
+    return axes[0].figure
 
 
 _SHOW_CALL = re.compile(r"""\bshow\(\s*[^,()]+,\s*["']([a-z0-9_-]+)["']""")

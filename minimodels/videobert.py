@@ -709,6 +709,30 @@ def zero_shot_verb_noun(model: VideoBert, video_ids, vocab: WordVocab, verbs, no
     return out
 
 
+def fill_masks(model: VideoBert, video_ids, vocab: WordVocab, template: str) -> list[str]:
+    """What VideoBERT writes into every [MASK] of ``template`` given a video: ``[CLS] template [>]
+    video [SEP]``, each mask filled with its most likely text token (special tokens excluded), all at
+    once. ``video_ids``: one video's visual words or a list of them (None: text only). Returns the
+    filled template per video, e.g. the paper's captioning template "now let's [MASK] the [MASK] to
+    the [MASK], and then [MASK] the [MASK]." (its Section 4.3)."""
+    _check_vocab(model, vocab, "fill_masks")
+    text = vocab.encode(template, strict=True)
+    masks = [i for i, t in enumerate(text) if t == MASK_ID]
+    if not masks:
+        raise ValueError(f"fill_masks: the template holds no [MASK]: {template!r}")
+    videos = list(video_ids) if _is_batch(video_ids) else [video_ids]
+    logits = _predict(model, build_inputs([text] * len(videos), videos, vocab, num_visual_words=model.num_visual_words))
+    words = logits[:, [1 + i for i in masks], :len(vocab)].clone()  # after [CLS]; text tokens only
+    words[..., :NUM_SPECIAL] = float("-inf")  # the special tokens come first
+    out = []
+    for row in words.argmax(-1).tolist():
+        filled = list(text)
+        for i, w in zip(masks, row):
+            filled[i] = w
+        out.append(vocab.decode(filled))
+    return out
+
+
 def text_to_video(model: VideoBert, text_ids, vocab: WordVocab, num_tokens: int) -> torch.Tensor:
     """The most likely visual words for a sentence: ``[CLS] text [>] [MASK] x num_tokens [SEP]``,
     every masked video position filled with ``argmax_k p(x_t = k | text)`` over the

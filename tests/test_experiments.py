@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from minimodels import experiments
+from minimodels.recipes import vivit as vv
 from minimodels.experiments import (
     EXPERIMENTS, FIELDS, load, readme_table, results_markdown, run_experiment, stale_arms, with_readme_table,
 )
@@ -80,6 +81,25 @@ def test_a_changed_recipe_makes_the_file_stale(tmp_path):
     assert stale_arms(data) == [arm]
 
 
+def test_a_field_added_later_counts_only_off_its_default(tmp_path):
+    run_experiment("vivit_main", "smoke", [0], tmp_path, log=None)
+    data = load("vivit_main", tmp_path)
+    arm = next(iter(data["arms"]))
+    recorded = data["arms"][arm]["recipe"]
+    assert recorded.pop("task") == "motion"  # as if recorded before ViViTRecipe had `task`
+    assert stale_arms(data) == []  # the code's default is what ran
+    recorded["data_seed"] += 1  # a field the file does record still counts
+    assert stale_arms(data) == [arm]
+    recorded["data_seed"] -= 1
+    exp = experiments.EXPERIMENTS["vivit_main"]
+    original = exp.arms[0].recipe
+    exp.arms[0].recipe = lambda profile: vv.vivit_recipe(profile, task="flipbook", flip=False)
+    try:  # the added field off its default: not what ran
+        assert stale_arms(data) == [arm]
+    finally:
+        exp.arms[0].recipe = original
+
+
 def test_bad_requests_are_refused(tmp_path, capsys):
     with pytest.raises(ValueError, match="unknown experiment 'nope'"):
         run_experiment("nope", "smoke", [0], tmp_path)
@@ -134,3 +154,24 @@ def test_jobs_run_each_seed_in_its_own_process_and_merge(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="segformer_main: seed 0 failed \\(exit 1\\); see .*seed0/log"):
         experiments.run_parallel("segformer_main", "smoke", [0, 1], tmp_path / "failing", jobs=1, log=None)
     assert not (tmp_path / "failing" / "segformer_main.json").exists()
+
+
+def test_videobert_studies_run_and_share_visual_words_within_a_world(tmp_path, monkeypatch):
+    from minimodels.recipes import videobert as vb
+
+    built = []
+    real = vb.visual_words
+    monkeypatch.setattr(vb, "visual_words", lambda recipe, **kw: built.append(recipe.howto) or real(recipe, **kw))
+    experiments._VIDEOBERT_CACHE.clear()
+    run_experiment("videobert_augmentations", "smoke", [0], tmp_path, log=None)
+    data = load("videobert_augmentations", tmp_path)
+    assert len(data["arms"]) == len(vb.AUGMENTATION_WORLDS) * len(vb.AUGMENTATION_ARMS)
+    assert len(built) == len(vb.AUGMENTATION_WORLDS)  # one clip network and k-means per world, not per arm
+    for arm in data["arms"].values():
+        assert set(experiments.EXPERIMENTS["videobert_augmentations"].metric_names("smoke")) <= set(arm["runs"]["0"])
+    run_experiment("videobert_zero_shot", "smoke", [0], tmp_path, log=None)
+    zs = load("videobert_zero_shot", tmp_path)
+    recipes = {name: arm["recipe"] for name, arm in zs["arms"].items()}
+    assert {(r["howto"]["probe_in_narration"], r["clip_labels"]) for r in recipes.values()} == {
+        (True, "verb_noun"), (False, "verb_noun"), (True, "motion"), (False, "motion")}
+    assert not stale_arms(zs) and not stale_arms(data)

@@ -7,7 +7,9 @@ from minimodels.data.digitworld import digit_pool, load_digit_images
 from minimodels.data.howto import (
     CAPTION_TEMPLATE,
     NOUNS,
+    INSTRUCTION_TEMPLATES,
     OFFTOPIC_SENTENCES,
+    PROBE_FREE_TEMPLATE,
     REVERSAL_PAIRS,
     VERBS,
     ZERO_SHOT_TEMPLATE,
@@ -15,6 +17,7 @@ from minimodels.data.howto import (
     clips,
     make_howto_videos,
     make_vocab,
+    narration_stats,
     template_words,
 )
 from minimodels.tokens import SPECIAL_TOKENS, tokenize
@@ -77,6 +80,58 @@ def test_narration_knobs_change_no_pixel():
     b = make_howto_videos(4, seed=2, misalignment=0, offtopic=1.0, fillers=0.0, remarks=1.0)
     for x, y in zip(a, b):
         assert torch.equal(x.frames, y.frames) and x.steps == y.steps and x.narration != y.narration
+
+
+def test_a_probe_free_narration_never_says_the_probe_and_changes_nothing_else():
+    from minimodels.recipes.videobert import probe_overlap
+
+    a = make_howto_videos(60, size=8, clip_frames=2, seed=3)
+    b = make_howto_videos(60, size=8, clip_frames=2, seed=3, probe_in_narration=False)
+    said = lambda videos: [s for v in videos for _, _, s in v.narration]  # noqa: E731
+    with_probe, without = probe_overlap(said(a)), probe_overlap(said(b))
+    assert with_probe["containing"] > 0 and with_probe["longest"] == ZERO_SHOT_TEMPLATE
+    assert without["containing"] == 0 and without["longest"] == "to [MASK] the [MASK]"
+    assert all(without["word_counts"][w] > 0 for w in without["word_counts"])  # every probe word is still heard
+    swapped = 0
+    for x, y in zip(a, b):
+        assert torch.equal(x.frames, y.frames) and x.narration_shifts == y.narration_shifts
+        for (s0, e0, t0), (s1, e1, t1) in zip(x.narration, y.narration):
+            assert (s0, e0) == (s1, e1)
+            probe_frame = INSTRUCTION_TEMPLATES[0].split("{verb}")[0]
+            if t0 != t1:  # only the probe's frame is replaced, by PROBE_FREE_TEMPLATE with the same verb and noun
+                assert probe_frame in t0 and PROBE_FREE_TEMPLATE.split("{verb}")[0] in t1
+                assert t0.split()[-2:] == t1.split()[-2:]
+                swapped += 1
+    assert swapped == with_probe["containing"]
+    with pytest.raises(TypeError, match="probe_in_narration must be a bool, got 'no'"):
+        make_howto_videos(1, size=8, clip_frames=2, probe_in_narration="no")
+
+
+def test_playback_speed_presses_each_step_into_fewer_clips():
+    base = make_howto_videos(12, size=8, clip_frames=2, clips_per_step=(2, 4), seed=5)
+    fast = make_howto_videos(12, size=8, clip_frames=2, clips_per_step=(2, 4), seed=5, speed=(2.0, 2.0))
+    mixed = make_howto_videos(12, size=8, clip_frames=2, clips_per_step=(2, 4), seed=5, speed=(0.5, 2.0))
+    for b, f in zip(base, fast):
+        assert [(v, n) for v, n, _, _ in b.steps] == [(v, n) for v, n, _, _ in f.steps]
+        assert [max(1, round((e - s) / 2 / 2)) for _, _, s, e in b.steps] == [(e - s) // 2 for _, _, s, e in f.steps]
+        assert f.step_sentences == b.step_sentences and f.narration_steps == b.narration_steps
+    paces = {round(m.num_clips / b.num_clips, 1) for b, m in zip(base, mixed)}
+    assert len(paces) > 3  # the videos of one set no longer share one pace
+    same = make_howto_videos(12, size=8, clip_frames=2, clips_per_step=(2, 4), seed=5, speed=(1, 1))
+    assert all(torch.equal(a.frames, b.frames) for a, b in zip(base, same))
+    with pytest.raises(ValueError, match=r"speed must be a \(low, high\) pair of playback speeds"):
+        make_howto_videos(1, size=8, clip_frames=2, speed=(2.0, 1.0))
+
+
+def test_narration_stats_measure_the_two_problems():
+    clean = narration_stats(make_howto_videos(40, size=8, clip_frames=2, misalignment=0, offtopic=0.0))
+    assert clean["offtopic"] == 0 and clean["offtopic_example"] is None
+    assert clean["mean_abs_shift_s"] == 0 and clean["outside_step"] == 0
+    noisy = narration_stats(make_howto_videos(40, size=8, clip_frames=2, misalignment=8.0, offtopic=1.0))
+    assert noisy["offtopic_example"] in OFFTOPIC_SENTENCES and 0.2 < noisy["offtopic"] < 0.6
+    assert noisy["mean_abs_shift_s"] > 1.5 and noisy["outside_step"] > 0.2
+    with pytest.raises(ValueError, match="non-empty sequence of HowToVideo"):
+        narration_stats([])
 
 
 # ----------------------------------------------------------------------------------

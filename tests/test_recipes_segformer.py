@@ -149,6 +149,18 @@ def test_digit_crops_are_labelled_held_out_digits():
     assert (spread(textured) > 0.02).float().mean() > 0.5
 
 
+def test_digit_crops_say_which_glyph_and_can_keep_to_the_first_few():
+    from minimodels.data.digitworld import digit_pool
+
+    pool = digit_pool("train")
+    _, labels, rows = digit_crops(300, 16, seed=1, return_instances=True)
+    assert torch.equal(pool.labels[rows], labels) and int(rows.max()) >= 20
+    _, labels, rows = digit_crops(300, 16, seed=1, glyphs=20, return_instances=True)
+    assert int(rows.max()) < 20 and torch.equal(pool.labels[rows], labels) and len(labels.unique()) > 5
+    with pytest.raises(ValueError, match=r"glyphs must be an int in 1\.\.1347"):
+        digit_crops(4, 16, glyphs=0)
+
+
 def test_ablation_recipe_and_pretrained_encoder_reuse():
     main = segformer_recipe("smoke")
     ablation = recipes.segformer_ablation_recipe("cpu", model_overrides={"decoder_dim": 32})

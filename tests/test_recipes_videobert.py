@@ -11,9 +11,13 @@ import torch
 from minimodels.captioner import Captioner, CaptionerConfig
 from minimodels.data.howto import make_howto_videos, make_vocab
 from minimodels.metrics import bleu4, ranking_metrics
+from minimodels.data.motion import NUM_MOTION_CLASSES
 from minimodels.recipes.videobert import (
+    EXEMPLARS,
+    MOTION_CLIPS_PER_VIDEO,
     NUM_NOUNS,
     NUM_VERBS,
+    ZERO_SHOT_ARMS,
     caption_dataset,
     caption_segments,
     clip_features,
@@ -21,6 +25,7 @@ from minimodels.recipes.videobert import (
     howto_data,
     make_s3d,
     make_videobert,
+    motion_clips,
     pretrain_s3d_on_digits,
     pretraining_examples,
     run,
@@ -28,8 +33,11 @@ from minimodels.recipes.videobert import (
     step_tokens,
     tokenize_videos,
     trained_s3d,
+    train_s3d,
     trained_videobert,
     videobert_recipe,
+    word_purity,
+    zero_shot_recipe,
 )
 from minimodels.train import load_checkpoint
 
@@ -303,3 +311,61 @@ def test_trained_models_are_cached_and_reloaded(tmp_path):
     assert vb2.num_visual_words == r.num_visual_words and tb2.config.vocab_size == len(vocab)
     _, th3, _, _ = trained_videobert(r, examples, vocab, km, cache_dir=tmp_path, reuse=False, log=None)
     assert th3 is not None  # reuse=False trains (and overwrites)
+
+
+# -----------------------------------------------------------------------------------------------
+# Zero-shot without shortcuts: a clip network that never sees a verb or noun label
+# -----------------------------------------------------------------------------------------------
+
+
+def test_clip_labels_choose_the_clip_networks_task():
+    assert videobert_recipe("cpu").clip_labels == "verb_noun"
+    with pytest.raises(ValueError, match=r"clip_labels must be one of \('verb_noun', 'motion'\), got 'nouns'"):
+        videobert_recipe("smoke", clip_labels="nouns")
+    r = videobert_recipe("smoke", clip_labels="motion")
+    assert make_s3d(r).head.out_features == NUM_MOTION_CLASSES + EXEMPLARS
+    x, motion, glyph = motion_clips(r)
+    assert x.shape == (r.n_s3d * MOTION_CLIPS_PER_VIDEO, 3, r.howto["clip_frames"], r.howto["size"], r.howto["size"])
+    assert int(motion.max()) < NUM_MOTION_CLASSES
+    known = glyph != -100
+    assert known.any() and int(glyph[known].max()) < EXEMPLARS  # the exemplars' glyphs, the rest ignored
+    assert (motion_clips(r, "test", 8)[2] == -100).all()  # held-out glyphs are no exemplars
+    with pytest.raises(ValueError, match="trains on motion clips; pass videos=None"):
+        train_s3d(r, videos=howto_data(r, "s3d"), log=None)
+
+
+def test_the_motion_clip_network_never_sees_a_verb_or_noun_label(monkeypatch):
+    """Its image pretraining names glyphs, not digits, and its clips come from the motion videos: the
+    how-to world's labelled clips and the digit names are never read."""
+    import minimodels.recipes.videobert as vb
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the motion clip network read verb / noun labels")
+
+    monkeypatch.setattr(vb, "labelled_clips", forbidden)
+    monkeypatch.setattr(vb, "digit_task", forbidden)
+    r = videobert_recipe("smoke", clip_labels="motion")
+    model, hist = train_s3d(r, test_videos=True, log=None)
+    assert hist["train"].evals and "motion_acc" in hist["train"].evals[-1]
+    assert len(hist["pretrain"].loss) == r.s3d_pretrain.steps
+
+
+def test_zero_shot_arms_switch_exactly_the_two_shortcuts():
+    arms = {name: zero_shot_recipe("cpu", *how) for name, how in ZERO_SHOT_ARMS.items()}
+    assert {(r.howto["probe_in_narration"], r.clip_labels) for r in arms.values()} == {
+        (True, "verb_noun"), (False, "verb_noun"), (True, "motion"), (False, "motion")}
+    base = videobert_recipe("cpu")
+    for r in arms.values():
+        assert r.train == base.train and r.kmeans_k == base.kmeans_k and r.n_train == base.n_train
+        assert (r.s3d_pretrain.steps > base.s3d_pretrain.steps) == (r.clip_labels == "motion")
+
+
+def test_word_purity_scores_words_by_the_training_majority():
+    videos = make_howto_videos(6, size=8, clip_frames=2, seed=4)
+    verbs = [v.clip_verbs for v in videos]
+    perfect = word_purity(videos, verbs, videos, verbs, NUM_VERBS)  # the verb itself as the word
+    assert perfect["verb"] == 1.0 and perfect["noun"] < 1.0
+    one_word = [torch.zeros_like(t) for t in verbs]
+    assert word_purity(videos, one_word, videos, one_word, 1)["verb"] < 0.5
+    with pytest.raises(ValueError, match="one visual word per clip expected"):
+        word_purity(videos, verbs[:1], videos, verbs, NUM_VERBS)

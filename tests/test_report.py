@@ -143,3 +143,31 @@ def test_order_verdict_says_whether_the_papers_order_holds_and_where_the_seeds_a
 def test_order_verdict_writes_ties_and_one_seed():
     v = report.order_verdict(_results(a=[0.5], b=[0.5], c=[0.7]), ["a", "b", "c"])
     assert "the mean of 1 seed ranks c > a = b" in v["sentence"] and not v["in_order"]
+
+
+def test_order_verdict_at_a_training_step_reads_the_trajectory():
+    data = _results(a=[0.9, 0.8], b=[0.95, 0.85])
+    for arm, early in (("a", [0.6, 0.5]), ("b", [0.3, 0.2])):
+        for run, acc in zip(data["arms"][arm]["runs"].values(), early):
+            run.update(trajectory_step=[200, 1000], trajectory_acc=[acc, run["acc"]])
+    assert not report.order_verdict(data, ["a", "b"])["in_order"]
+    v = report.order_verdict(data, ["a", "b"], at_step=200)
+    assert v["in_order"] and v["apart"] == ["a > b"] and "reproduces at step 200 in the mean of 2 seeds" in v["sentence"]
+    with pytest.raises(ValueError, match=r"no evaluation at step 300; evaluated at \[200, 1000\]"):
+        report.order_verdict(data, ["a", "b"], at_step=300)
+    with pytest.raises(ValueError, match="metric must be 'acc'"):
+        report.arm_values(data, "a", "top5", at_step=200)
+
+
+def test_study_plot_draws_each_arm_and_refuses_unnamed_arms():
+    data = _results(a=[0.9, 0.8], b=[0.95, 0.85])
+    for arm in data["arms"].values():
+        for run in arm["runs"].values():
+            run.update(mmacs=10.0, trajectory_step=[200, 1000], trajectory_acc=[0.5, run["acc"]])
+    fig = report.study_plot(data, ["a", "b"], names=["A", "B"], live={"a": 0.7})
+    left, right = fig.axes
+    assert len(left.lines) == 5 and len(right.lines) == 2  # 2 x (seeds, mean) + the live star; a curve per arm
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["A", "B"]
+    with pytest.raises(ValueError, match="names must name each of the 2 arms"):
+        report.study_plot(data, ["a", "b"], names=["A"])
+    plt.close("all")

@@ -9,7 +9,7 @@ import torch
 
 from minimodels.bert import Bert
 from minimodels.data.howto import INSTRUCTION_TEMPLATES, NOUNS, VERBS, ZERO_SHOT_TEMPLATE, make_vocab
-from minimodels.tokens import SPECIAL_TOKENS, Vocab
+from minimodels.tokens import SPECIAL_TOKENS, Vocab, tokenize
 from minimodels.videobert import (
     CLS_ID, JOIN_ID, MASK_ID, PAD_ID, SEP_ID, VideoBert, build_inputs, forecast, make_pretraining_batch,
     mask_tokens, segments_from_video, text_to_video, videobert_loss, zero_shot_verb_noun,
@@ -432,3 +432,24 @@ def test_tiny_videobert_learns_the_verb_from_video():
     assert top1 > 0.3, top1
     assert top1 > prior_top1 + 0.15
     assert top5 > 5 / 9 + 0.1, top5
+
+
+def test_fill_masks_writes_the_most_likely_word_into_each_mask_only():
+    from minimodels.videobert import fill_masks
+
+    torch.manual_seed(0)
+    model = VideoBert.from_variant("tiny", len(VOCAB), 10)
+    template = "now let's [MASK] the [MASK] to the [MASK], and then [MASK] the [MASK]."
+    out = fill_masks(model, [[1, 2, 3], [4]], VOCAB, template)
+    assert len(out) == 2
+    for filled in out:
+        words, kept = tokenize(filled), tokenize(template)
+        assert len(words) == len(kept) and "[MASK]" not in filled and not any(w.startswith("[") for w in words)
+        assert [w for w, k in zip(words, kept) if k != "[MASK]"] == [k for k in kept if k != "[MASK]"]
+    assert fill_masks(model, None, VOCAB, template)[0].startswith("now let's ")  # text alone: the prior
+    with torch.no_grad():  # "seven" the likeliest word everywhere, the special tokens likelier still
+        model.bert.mlm_head.bias[VOCAB.stoi["seven"]] += 1e4
+        model.bert.mlm_head.bias[:len(SPECIAL_TOKENS)] += 2e4
+    assert fill_masks(model, [1], VOCAB, "[MASK] the [MASK]") == ["seven the seven"]
+    with pytest.raises(ValueError, match="holds no \\[MASK\\]"):
+        fill_masks(model, [1], VOCAB, "now let's lift the three")

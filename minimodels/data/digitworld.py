@@ -699,9 +699,12 @@ class DigitScenes(torch.utils.data.Dataset):
 
 
 def digit_crops(n: int, size: int = 32, seed: int = 0, split: str = "train", textured: float = 0.0,
-                plain: float = 0.0, max_rotation: float = 15.0, noise: float = 0.0):
+                plain: float = 0.0, max_rotation: float = 15.0, noise: float = 0.0, glyphs: int | None = None,
+                return_instances: bool = False):
     """Single handwritten digits for encoder pretraining: images (n, 3, size, size) in [0, 1],
-    labels (n,) int64 in 0..9.
+    labels (n,) int64 in 0..9 (and, with ``return_instances``, which glyph of the split's pool
+    each crop shows: int64 (n,) row indices into ``digit_pool(split)``). ``glyphs``: draw only
+    the pool's first ``glyphs`` glyphs (default: all of them).
 
     Each crop is one glyph of the split's pool, 55-85% of the crop tall, up to
     ``max_rotation`` degrees rotated and a little off-centre, in a random colour whose luma
@@ -713,7 +716,9 @@ def digit_crops(n: int, size: int = 32, seed: int = 0, split: str = "train", tex
     """
     g = torch.Generator().manual_seed(seed)
     pool = digit_pool(split)
-    idx = torch.randint(0, len(pool.labels), (n,), generator=g)
+    if glyphs is not None and not (is_int(glyphs) and 1 <= glyphs <= len(pool.labels)):
+        raise ValueError(f"glyphs must be an int in 1..{len(pool.labels)} (the {split} pool's size), got {glyphs!r}")
+    idx = torch.randint(0, len(pool.labels) if glyphs is None else glyphs, (n,), generator=g)
     u = torch.rand(n, 8, generator=g)
     h = size * (0.55 + 0.3 * u[:, 0])
     w = h * (0.8 + 0.35 * u[:, 1])
@@ -732,4 +737,4 @@ def digit_crops(n: int, size: int = 32, seed: int = 0, split: str = "train", tex
     images = background * (1 - a) + ink.view(n, 3, 1, 1) * a
     if noise > 0:
         images = (images + noise * torch.randn(images.shape, generator=g)).clamp(0, 1)
-    return images, pool.labels[idx]
+    return (images, pool.labels[idx], idx) if return_instances else (images, pool.labels[idx])

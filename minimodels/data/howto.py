@@ -86,6 +86,10 @@ INSTRUCTION_TEMPLATES = (
     "go ahead and {verb} the {noun}",
     "now we {verb} the {noun} nice and slow",
 )
+# the narration's first template is the zero-shot probe's frame; a world whose narration must never
+# contain the probe (``probe_in_narration=False``) says this instead: every word of the probe still
+# occurs in the narration, the probe's frame never does (longest shared run: "to [verb] the [noun]")
+PROBE_FREE_TEMPLATE = "let me see, here i show you how we {verb} the {noun}"
 REMARK_TEMPLATES = (  # about the step's object, no verb
     "see how nice the {noun} looks",
     "make sure your {noun} is nice and clean",
@@ -122,6 +126,7 @@ _U_STEPS = _U_NSTEPS + 1
 _U_TEXT = _U_STEPS + MAX_STEPS * _STEP_PARAMS
 _U_TOTAL = _U_TEXT + MAX_STEPS * _TEXT_PARAMS
 _U_FLAT = _U_STEPS + 12  # a spare slot of step 0: textured or flat counter
+_U_SPEED = _U_STEPS + 13  # another: the video's playback speed
 _FIELD = (3, 4, 4)
 _KEEP = 0.45  # a digit's centre stays this many bounding boxes from the border
 _SHAKE_PERIOD = 4  # frames
@@ -233,14 +238,17 @@ def _pick(u: float, k: int) -> int:
     return min(int(u * k), k - 1)
 
 
-def _video_layout(u, verbs, nouns, steps, clips_per_step, clip_frames):
+def _video_layout(u, verbs, nouns, steps, clips_per_step, clip_frames, speed=(1.0, 1.0)):
     """Steps of one video from its uniforms: list of (verb, noun, first frame, end frame)."""
     n_steps = steps[0] + _pick(float(u[_U_NSTEPS]), steps[1] - steps[0] + 1)
+    rate = speed[0] + (speed[1] - speed[0]) * float(u[_U_SPEED])
     out, f = [], 0
     for j in range(n_steps):
         p = u[_U_STEPS + j * _STEP_PARAMS :].tolist()
         verb, noun = verbs[_pick(p[0], len(verbs))], nouns[_pick(p[1], len(nouns))]
         k = clips_per_step[0] + _pick(p[2], clips_per_step[1] - clips_per_step[0] + 1)
+        if rate != 1.0:  # played faster, the same step takes fewer clips (its motion runs once over them all)
+            k = max(1, round(k / rate))
         out.append((verb, noun, f, f + k * clip_frames))
         f += k * clip_frames
     return out
@@ -298,14 +306,23 @@ def _saturated(rgb: torch.Tensor) -> torch.Tensor:
     return (rgb - lo) / (hi - lo).clamp(min=1e-3)
 
 
-def _narrate(u, layout, fps, misalignment, offtopic, fillers, remarks, duration):
+def instruction_templates(probe_in_narration: bool = True) -> tuple[str, ...]:
+    """The narration's instruction templates: ``INSTRUCTION_TEMPLATES``, or with
+    ``probe_in_narration=False`` the same with the probe's frame (the first) replaced by
+    ``PROBE_FREE_TEMPLATE``, so that the zero-shot probe never occurs in pre-training text."""
+    if not isinstance(probe_in_narration, bool):
+        raise TypeError(f"probe_in_narration must be a bool, got {probe_in_narration!r}")
+    return INSTRUCTION_TEMPLATES if probe_in_narration else (PROBE_FREE_TEMPLATE,) + INSTRUCTION_TEMPLATES[1:]
+
+
+def _narrate(u, layout, fps, misalignment, offtopic, fillers, remarks, duration, templates=INSTRUCTION_TEMPLATES):
     """ASR-like narration of one video: segments, the step each talks about, the applied shifts."""
     segments, seg_steps, shifts = [], [], []
     lo, hi = misalignment
     for j, (verb, noun, a, b) in enumerate(layout):
         q = u[_U_TEXT + j * _TEXT_PARAMS : _U_TEXT + (j + 1) * _TEXT_PARAMS].tolist()
         v, n = VERBS[verb], NOUNS[noun]
-        text = INSTRUCTION_TEMPLATES[_pick(q[0], len(INSTRUCTION_TEMPLATES))].format(verb=v, noun=n)
+        text = templates[_pick(q[0], len(templates))].format(verb=v, noun=n)
         if q[1] < fillers:
             text = FILLERS[_pick(q[2], len(FILLERS))] + " " + text
         sentences = [(text, j)]
@@ -327,7 +344,7 @@ def _narrate(u, layout, fps, misalignment, offtopic, fillers, remarks, duration)
 
 
 def _render_chunk(indices, seed, split, size, clip_frames, verbs, nouns, steps, clips_per_step, scale, min_contrast,
-                  noise_max, textured=1.0):
+                  noise_max, textured=1.0, speed=(1.0, 1.0)):
     """Frames of videos ``indices``: list of (frames (3, T, H, W), uniforms, layout, digit ids)."""
     H, W = size
     m = float(min(H, W))
@@ -348,7 +365,7 @@ def _render_chunk(indices, seed, split, size, clip_frames, verbs, nouns, steps, 
         canvas[flat] = canvas[flat].mean((2, 3), keepdim=True).expand(-1, -1, H, W)
     canvas_mean = canvas.mean((2, 3))
 
-    layouts = [_video_layout(u[r], verbs, nouns, steps, clips_per_step, clip_frames) for r in range(n)]
+    layouts = [_video_layout(u[r], verbs, nouns, steps, clips_per_step, clip_frames, speed) for r in range(n)]
     # per step: glyph, size, colours; then per frame: where and how it is drawn
     step_rows, step_p = [], []
     for r, lay in enumerate(layouts):
@@ -436,6 +453,8 @@ def make_howto_videos(
     min_contrast: float = 0.3,
     noise: float = 0.04,
     textured: float = 1.0,
+    probe_in_narration: bool = True,
+    speed: tuple[float, float] = (1.0, 1.0),
 ) -> list[HowToVideo]:
     """Narrated how-to videos ``start .. start + n - 1`` of ``(seed, split)``: a list of :class:`HowToVideo`.
 
@@ -452,6 +471,15 @@ def make_howto_videos(
       visible (no noun); 0 switches it off.
     * ``fillers``: probability of a filler ("okay so", "um") before an instruction;
       ``remarks``: probability of a second sentence about the step's object.
+    * ``probe_in_narration``: False replaces the instruction template that is the zero-shot
+      probe's frame ("now let me show you how to {verb} the {noun}") by
+      ``PROBE_FREE_TEMPLATE`` (:func:`instruction_templates`), so that zero-shot
+      classification with ``ZERO_SHOT_TEMPLATE`` is zero-shot: the probe never occurs in
+      pre-training text.
+
+    ``speed``: (low, high) playback speed, drawn per video: a step of k clips at speed 1 lasts
+    ``max(1, round(k / speed))`` clips, its motion (and its narration) pressed into them - the
+    videos of one set no longer share one pace. (1, 1), the default, leaves every video as it is.
 
     Pixels: the object's glyph box is ``scale`` times the short side tall, its colour a
     random saturated hue whose luma differs from the canvas' mean by at least
@@ -488,9 +516,16 @@ def make_howto_videos(
     if not 0 <= noise <= 1:
         raise ValueError(f"noise must be in [0, 1], got {noise}")
     textured = _check_prob("textured", textured)
+    templates = instruction_templates(probe_in_narration)
+    ok = isinstance(speed, (tuple, list)) and len(speed) == 2 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in speed)
+    if not ok or not 0.25 <= speed[0] <= speed[1] <= 4:
+        raise ValueError(f"speed must be a (low, high) pair of playback speeds with 0.25 <= low <= high <= 4, "
+                         f"got {speed!r}")
+    speed = (float(speed[0]), float(speed[1]))
 
     fps = float(fps)
-    frames_per_video = steps[1] * clips_per_step[1] * clip_frames
+    frames_per_video = steps[1] * max(1, round(clips_per_step[1] / speed[0])) * clip_frames
     chunk = max(1, (1 << 22) // (frames_per_video * H * W))  # about four million pixels per chunk
     videos = []
     threads = torch.get_num_threads()
@@ -501,14 +536,14 @@ def make_howto_videos(
                 idx = range(start + a, start + min(n, a + chunk))
                 rendered = _render_chunk(
                     idx, seed, split, (H, W), clip_frames, verbs, nouns, steps, clips_per_step, scale, min_contrast,
-                    noise, textured,
+                    noise, textured, speed,
                 )
                 for i, (frames, u, lay, ids) in zip(idx, rendered):
                     clip_verbs = torch.tensor([v for v, _, a0, b0 in lay for _ in range(a0, b0, clip_frames)])
                     clip_nouns = torch.tensor([o for _, o, a0, b0 in lay for _ in range(a0, b0, clip_frames)])
                     duration = frames.shape[1] / fps
                     narration, nsteps, shifts = _narrate(
-                        u, lay, fps, misalignment, offtopic, fillers, remarks, duration
+                        u, lay, fps, misalignment, offtopic, fillers, remarks, duration, templates
                     )
                     videos.append(
                         HowToVideo(
@@ -554,13 +589,40 @@ def clips(video, clip_frames: int | None = None) -> torch.Tensor:
     return frames.view(C, T // clip_frames, clip_frames, H, W).transpose(0, 1)
 
 
+def narration_stats(videos) -> dict:
+    """What the narration of ``videos`` gets wrong, measured (the paper's two problems): "sentences";
+    "offtopic" - the share of sentences about nothing visible, with "offtopic_example" the first;
+    "mean_abs_shift_s" - the mean time shift of a sentence; "outside_step" - the share of on-topic
+    sentences whose middle falls outside the step they talk about (under another step's pictures)."""
+    videos = list(videos)
+    if not videos or not all(isinstance(v, HowToVideo) for v in videos):
+        raise ValueError(f"videos must be a non-empty sequence of HowToVideo, got {type(videos).__name__}")
+    n = off = outside = on = 0
+    shift = 0.0
+    example = None
+    for v in videos:
+        spans = v.step_times()
+        for (start, end, sentence), step, dt in zip(v.narration, v.narration_steps, v.narration_shifts):
+            n += 1
+            shift += abs(dt)
+            if step < 0:
+                off += 1
+                example = example or sentence
+                continue
+            on += 1
+            a, b = spans[step]
+            outside += not a <= (start + end) / 2 < b
+    return {"sentences": n, "offtopic": off / n, "offtopic_example": example, "mean_abs_shift_s": shift / n,
+            "outside_step": outside / max(on, 1)}
+
+
 # ----------------------------------------------------------------------------------
 # Words
 # ----------------------------------------------------------------------------------
 
 def template_words() -> list[str]:
     """Every word of the how-to language: templates, fillers, remarks, off-topic lines, verbs, nouns."""
-    texts = list(INSTRUCTION_TEMPLATES + REMARK_TEMPLATES + FILLERS + OFFTOPIC_SENTENCES)
+    texts = list(INSTRUCTION_TEMPLATES + (PROBE_FREE_TEMPLATE,) + REMARK_TEMPLATES + FILLERS + OFFTOPIC_SENTENCES)
     texts += [ZERO_SHOT_TEMPLATE, CAPTION_TEMPLATE, " ".join(VERBS), " ".join(NOUNS)]
     words = set()
     for t in texts:

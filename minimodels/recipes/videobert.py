@@ -61,6 +61,8 @@ from minimodels.captioner import Captioner, CaptionerConfig
 from minimodels.data.howto import (
     CAPTION_TEMPLATE, NOUNS, VERBS, ZERO_SHOT_TEMPLATE, HowToVideo, clips, make_howto_videos, make_vocab,
 )
+from minimodels.data.digitworld import digit_crops, digit_pool
+from minimodels.data.motion import NUM_MOTION_CLASSES, make_motion_videos
 from minimodels.kmeans import HierarchicalKMeans
 from minimodels.layers import count_params
 from minimodels.metrics import ranking_metrics
@@ -74,7 +76,7 @@ from minimodels.recipes.common import (
     stage_config,
 )
 from minimodels.s3d import S3D
-from minimodels.tokens import Vocab
+from minimodels.tokens import Vocab, tokenize
 from minimodels.train import History, TrainConfig, fit, load_checkpoint, sample_batches, save_checkpoint
 from minimodels.videobert import (
     IGNORE_INDEX,
@@ -82,6 +84,14 @@ from minimodels.videobert import (
 )
 
 NUM_VERBS, NUM_NOUNS = len(VERBS), len(NOUNS)
+# what the clip network learns to name: the evaluation's verbs and nouns (the shortcut), or labels
+# disjoint from them (motion classes; for its image pretraining, which glyph a digit is, not its name)
+CLIP_LABELS = ("verb_noun", "motion")
+# "motion": the image pretraining tells apart this many glyphs of the training pool (exemplars, each
+# its own class whatever digit it is: Dosovitskiy et al. 2014) - shape without a digit's name
+EXEMPLARS = 200
+# "motion": as many motion clips as the labelled how-to videos hold on average (4 steps x 3 clips at cpu)
+MOTION_CLIPS_PER_VIDEO = 12
 
 
 @dataclass
@@ -95,7 +105,12 @@ class VideoBertRecipe:
     n_test: int = 150  # held-out videos (digit instances never seen): zero-shot evaluation
     data_seed: int = 0
     howto: dict = field(default_factory=dict)
-    # clip network: S3D variant and overrides; image pretraining on single digits, then clips
+    # clip network: what it is trained to name (CLIP_LABELS): "verb_noun", the evaluation's own
+    # labels (a shortcut the paper does not take), or "motion", a disjoint label space as S3D's
+    # Kinetics classes are to YouCook2's verbs and nouns (the motion videos' ten classes, after
+    # image pretraining that tells glyphs apart instead of naming digits)
+    clip_labels: str = "verb_noun"
+    # S3D variant and overrides; image pretraining on single digits, then clips
     s3d_variant: str = "mini"
     s3d_overrides: dict = field(default_factory=dict)
     # its image pretraining on single digits (one-frame clips), then supervised verb + noun training
@@ -135,6 +150,8 @@ class VideoBertRecipe:
 
     def __post_init__(self):
         check_recipe(self)
+        if self.clip_labels not in CLIP_LABELS:
+            raise ValueError(f"clip_labels must be one of {CLIP_LABELS}, got {self.clip_labels!r}")
         if self.n_train < 2 or self.n_test < 1 or self.n_s3d < 1:
             raise ValueError(f"need n_train >= 2, n_test >= 1, n_s3d >= 1; got {self.n_train}, {self.n_test}, "
                              f"{self.n_s3d}")
@@ -172,6 +189,56 @@ def videobert_recipe(profile: str | None = None, **overrides) -> VideoBertRecipe
                    merged=("howto", "s3d_overrides", "bert_overrides"))
 
 
+# The zero-shot study (Table 1 without shortcuts): (probe_in_narration, clip_labels) per arm
+ZERO_SHOT_ARMS = {
+    "both shortcuts (probe in narration, clip net on verbs + nouns)": (True, "verb_noun"),
+    "probe held out of the narration": (False, "verb_noun"),
+    "clip net on motion classes": (True, "motion"),
+    "zero-shot: neither shortcut": (False, "motion"),
+}
+
+
+# telling EXEMPLARS glyphs apart takes longer than naming ten digits: the "motion" clip network's
+# image pretraining, by profile
+_EXEMPLAR_PRETRAIN = {"smoke": {}, "cpu": dict(steps=1500, batch_size=64), "gpu": dict(steps=3000, batch_size=64)}
+
+
+def zero_shot_recipe(profile: str | None = None, probe_in_narration: bool = False, clip_labels: str = "motion",
+                     **overrides) -> VideoBertRecipe:
+    """The main recipe with the two shortcuts of zero-shot classification on or off: the probe
+    sentence in the pre-training narration (``probe_in_narration``, a ``howto`` knob) and the clip
+    network's labels (``clip_labels``; "verb_noun" names the evaluation's own labels; "motion"
+    also gets the longer image pretraining its glyph task needs)."""
+    howto = dict(overrides.pop("howto", {}), probe_in_narration=probe_in_narration)
+    if clip_labels == "motion":
+        profile_name = videobert_recipe(profile).profile
+        overrides["s3d_pretrain"] = {**_EXEMPLAR_PRETRAIN[profile_name], **overrides.get("s3d_pretrain", {})}
+    return videobert_recipe(profile, clip_labels=clip_labels, howto=howto, **overrides)
+
+
+# The augmentation study (Section 3.3's two fixes, in two worlds): each world's narration knobs, and
+# each arm's overrides of the zero-shot recipe
+AUGMENTATION_WORLDS = {
+    "this world": {},  # narration shifted by up to 2 s around steps of 4-8 s, one pace
+    "misaligned, varied pace": dict(misalignment=6.0, speed=(0.5, 2.0)),  # shifts up to a step; pace x0.5-x2
+}
+AUGMENTATION_ARMS = {
+    "both": {},
+    "without subsampling": dict(max_stride=1),
+    "without concatenation": dict(concat_prob=0.0),
+    "without either": dict(concat_prob=0.0, max_stride=1),
+}
+
+
+def augmentation_recipe(profile: str | None, world: str, arm: str) -> VideoBertRecipe:
+    """The zero-shot recipe (:func:`zero_shot_recipe`) in ``world`` (``AUGMENTATION_WORLDS``) with
+    ``arm``'s augmentations (``AUGMENTATION_ARMS``)."""
+    if world not in AUGMENTATION_WORLDS or arm not in AUGMENTATION_ARMS:
+        raise ValueError(f"unknown world / arm {world!r} / {arm!r}; expected one of {list(AUGMENTATION_WORLDS)} / "
+                         f"{list(AUGMENTATION_ARMS)}")
+    return zero_shot_recipe(profile, howto=dict(AUGMENTATION_WORLDS[world]), **AUGMENTATION_ARMS[arm])
+
+
 # -----------------------------------------------------------------------------------------------
 # Data
 # -----------------------------------------------------------------------------------------------
@@ -204,9 +271,11 @@ def scale_clips(x: torch.Tensor) -> torch.Tensor:
 
 
 def make_s3d(recipe: VideoBertRecipe) -> S3D:
-    """The clip network: one classifier over verbs then nouns (``NUM_VERBS + NUM_NOUNS`` logits)."""
+    """The clip network. Its logits: ``clip_labels`` "verb_noun": verbs then nouns
+    (``NUM_VERBS + NUM_NOUNS``); "motion": the motion classes then the ``EXEMPLARS`` glyphs."""
     torch.manual_seed(recipe.seed)
-    return S3D.from_variant(recipe.s3d_variant, num_classes=NUM_VERBS + NUM_NOUNS, **recipe.s3d_overrides)
+    n = NUM_VERBS + NUM_NOUNS if recipe.clip_labels == "verb_noun" else NUM_MOTION_CLASSES + EXEMPLARS
+    return S3D.from_variant(recipe.s3d_variant, num_classes=n, **recipe.s3d_overrides)
 
 
 def s3d_loss(model, batch):
@@ -220,20 +289,59 @@ def s3d_loss(model, batch):
 
 def pretrain_s3d_on_digits(model: S3D, recipe: VideoBertRecipe, log=print, progress: bool | None = False,
                            checkpoint_dir=None, resume: bool = False) -> History:
-    """Image pretraining (S3D starts from ImageNet-trained Inception weights): the network
-    classifies single digits shown as one-frame clips, with its noun logits, for the
-    ``recipe.s3d_pretrain`` stage. A one-frame clip makes every temporal kernel use only its
-    centre tap, so this trains the spatial convolutions exactly as a 2D CNN's - nothing to inflate
-    afterwards. ``checkpoint_dir`` / ``resume``: as in :func:`train_s3d`."""
+    """Image pretraining (S3D starts from ImageNet-trained Inception weights) on single digits
+    shown as one-frame clips, for the ``recipe.s3d_pretrain`` stage: with ``clip_labels`` =
+    "verb_noun" the network names the digits with its noun logits; with "motion" it never sees a
+    digit's name: it tells ``EXEMPLARS`` glyphs of the pool apart (each glyph its own class, in
+    other colours, sizes and angles), with its glyph logits. A one-frame clip makes every temporal kernel use only its centre tap, so this
+    trains the spatial convolutions exactly as a 2D CNN's - nothing to inflate afterwards.
+    ``checkpoint_dir`` / ``resume``: as in :func:`train_s3d`."""
     size = recipe.howto.get("size", 32)
     size = size if isinstance(size, int) else size[0]
     config = stage_config(recipe.s3d_pretrain, checkpoint_dir, "s3d_pretrain", progress)
     n = max(64, config.steps * config.batch_size // 2)
-    (images, labels), _ = digit_task(n, size, recipe.data_seed + 2, textured=0.5, plain=0.3, test=False)
+    if recipe.clip_labels == "motion":
+        images, _, labels = digit_crops(n, size, seed=recipe.data_seed + 2, textured=0.5, plain=0.3, glyphs=EXEMPLARS,
+                                        return_instances=True)
+        outputs, task = slice(NUM_MOTION_CLASSES, None), f"which of {EXEMPLARS} glyphs, no digit names"
+    else:
+        (images, labels), _ = digit_task(n, size, recipe.data_seed + 2, textured=0.5, plain=0.3, test=False)
+        outputs, task = slice(NUM_VERBS, None), "digit names"
     if log:
-        log(f"clip network, image pretraining: {config.steps} steps x {config.batch_size} digits")
+        log(f"clip network, image pretraining ({task}): {config.steps} steps x {config.batch_size} digits")
     return classify_digits(model, config, (scale_clips(images).unsqueeze(2), labels),  # (n, 3, 1, H, W)
-                           outputs=slice(NUM_VERBS, None), log=log, resume=resume, run=run_identity(recipe))
+                           outputs=outputs, log=log, resume=resume, run=run_identity(recipe))
+
+
+def motion_clips(recipe: VideoBertRecipe, split: str = "train", n: int | None = None):
+    """The "motion" clip network's labelled clips: motion videos (:mod:`minimodels.data.motion`) as
+    long as one how-to clip, at its size, ``recipe.n_s3d * MOTION_CLIPS_PER_VIDEO`` of them (seed
+    ``data_seed + 1``; ``split`` "test": held-out digits). Returns (clips (N, 3, T, H, W), motion
+    labels (N,), glyph labels (N,): the moving digit's glyph when it is one of the ``EXEMPLARS``,
+    else -100, ignored)."""
+    n = recipe.n_s3d * MOTION_CLIPS_PER_VIDEO if n is None else n
+    x, labels, info = make_motion_videos(n, num_frames=recipe.howto.get("clip_frames", 8),
+                                         size=recipe.howto.get("size", 32), seed=recipe.data_seed + 1, split=split,
+                                         scale=tuple(recipe.howto.get("scale", (0.35, 0.5))), return_info=True)
+    pool = digit_pool(split)
+    row = {int(i): r for r, i in enumerate(pool.ids)}
+    glyph = torch.tensor([row[int(i)] for i in info["digit_ids"]], dtype=torch.int64)
+    glyph[glyph >= EXEMPLARS] = IGNORE_INDEX
+    if split != "train":
+        glyph[:] = IGNORE_INDEX  # the held-out pool's glyphs are not the exemplars
+    return x, labels, glyph
+
+
+def motion_loss(model, batch):
+    """Cross-entropy over the motion classes, plus, for clips whose digit is an exemplar, over the
+    glyphs (what the image pretraining learned stays learned)."""
+    x, labels, glyph = batch
+    logits = model(x)
+    motion = logits[:, :NUM_MOTION_CLASSES]
+    loss = F.cross_entropy(motion, labels)
+    if (glyph != IGNORE_INDEX).any():
+        loss = loss + F.cross_entropy(logits[:, NUM_MOTION_CLASSES:], glyph, ignore_index=IGNORE_INDEX)
+    return loss, {"motion_acc": (motion.argmax(1) == labels).float().mean()}
 
 
 @torch.no_grad()
@@ -258,25 +366,45 @@ def s3d_accuracy(model: S3D, x, verbs, nouns) -> dict:
 
 def train_s3d(recipe: VideoBertRecipe, videos=None, test_videos=None, log=print, progress: bool | None = False,
               checkpoint_dir=None, resume: bool = False):
-    """Image pretraining, then supervised verb + noun training on the labelled clips.
-    Returns ``(model, {"pretrain": History, "train": History})``; the training history's
-    evaluation holds the clip accuracy on ``test_videos`` (if given). ``checkpoint_dir``: each
-    stage keeps a checkpoint there (``s3d_pretrain.pt``, ``s3d.pt``); with ``resume`` a stage
-    continues from its checkpoint (a finished one is only loaded)."""
+    """Image pretraining, then supervised training on labelled clips: with ``clip_labels`` =
+    "verb_noun" the verbs and nouns of ``videos`` (default: the recipe's "s3d" videos); with
+    "motion" the classes of :func:`motion_clips` (``videos`` must then be None). Returns
+    ``(model, {"pretrain": History, "train": History})``; the training history's evaluation holds
+    the clip accuracy on ``test_videos`` ("verb_noun") or, when ``test_videos`` is given, on
+    held-out motion clips ("motion"). ``checkpoint_dir``: each stage keeps a checkpoint there
+    (``s3d_pretrain.pt``, ``s3d.pt``); with ``resume`` a stage continues from its checkpoint (a
+    finished one is only loaded)."""
     log = log or (lambda line: None)
-    videos = howto_data(recipe, "s3d") if videos is None else videos
+    motion = recipe.clip_labels == "motion"
+    if motion and videos is not None:
+        raise ValueError("clip_labels='motion' trains on motion clips; pass videos=None")
     model = make_s3d(recipe)
     pre = pretrain_s3d_on_digits(model, recipe, log=log, progress=progress, checkpoint_dir=checkpoint_dir,
                                  resume=resume) if recipe.s3d_pretrain.steps else None
-    x, verbs, nouns = labelled_clips(videos)
-    held_out = labelled_clips(test_videos) if test_videos is not None else None
-    evaluate = (lambda m: s3d_accuracy(m, *held_out)) if held_out is not None else None
-
     config = stage_config(recipe.s3d, checkpoint_dir, "s3d", progress)
-    log(f"clip network, supervised: {config.steps} steps x {config.batch_size} clips "
-        f"({len(x)} labelled clips from {len(videos)} videos)")
-    hist = fit(model, sample_batches(scale_clips(x), verbs, nouns, batch_size=config.batch_size, seed=recipe.seed),
-               s3d_loss, config, evaluate=evaluate, resume=resume, log=log, run=run_identity(recipe))
+    if motion:
+        x, labels, glyph = motion_clips(recipe)
+        held_out = motion_clips(recipe, "test", max(100, len(x) // 10)) if test_videos is not None else None
+
+        def evaluate(m):
+            logits = predict_s3d(m, held_out[0])[:, :NUM_MOTION_CLASSES]
+            return {"motion_acc": (logits.argmax(1) == held_out[1]).float().mean().item()}
+
+        log(f"clip network, supervised on motion classes: {config.steps} steps x {config.batch_size} clips "
+            f"({len(x)} labelled motion clips; no verb or noun label)")
+        batches = sample_batches(scale_clips(x), labels, glyph, batch_size=config.batch_size, seed=recipe.seed)
+        loss_fn = motion_loss
+    else:
+        videos = howto_data(recipe, "s3d") if videos is None else videos
+        x, verbs, nouns = labelled_clips(videos)
+        held_out = labelled_clips(test_videos) if test_videos is not None else None
+        evaluate = lambda m: s3d_accuracy(m, *held_out)  # noqa: E731
+        log(f"clip network, supervised: {config.steps} steps x {config.batch_size} clips "
+            f"({len(x)} labelled clips from {len(videos)} videos)")
+        batches, loss_fn = sample_batches(scale_clips(x), verbs, nouns, batch_size=config.batch_size,
+                                          seed=recipe.seed), s3d_loss
+    hist = fit(model, batches, loss_fn, config, evaluate=evaluate if held_out is not None else None, resume=resume,
+               log=log, run=run_identity(recipe))
     model.eval()
     return model, {"pretrain": pre, "train": hist}
 
@@ -287,7 +415,7 @@ def clip_features(model: S3D, videos) -> list[torch.Tensor]:
     return list(feats.split([v.num_clips for v in videos]))
 
 
-_S3D_KEYS = ("n_s3d", "data_seed", "howto", "s3d_variant", "s3d_overrides", "s3d_pretrain", "s3d", "seed")
+_S3D_KEYS = ("clip_labels", "n_s3d", "data_seed", "howto", "s3d_variant", "s3d_overrides", "s3d_pretrain", "s3d", "seed")
 
 
 def _cache_path(recipe: VideoBertRecipe, cache_dir, kind: str, keys=None):
@@ -332,6 +460,23 @@ def fit_visual_words(recipe: VideoBertRecipe, features) -> HierarchicalKMeans:
 def tokenize_videos(kmeans: HierarchicalKMeans, features) -> list[torch.Tensor]:
     """Per video, the visual word of each clip."""
     return [kmeans.predict(f) for f in features]
+
+
+def word_purity(train_videos, train_tokens, test_videos, test_tokens, num_words: int) -> dict:
+    """How much a visual word alone says about a clip's verb and noun: each word names the
+    majority verb (noun) of the training clips that have it, and held-out clips are named by their
+    word. Returns {"verb": accuracy, "noun": accuracy} (chance: 1/9 and 1/10)."""
+    tok, ttok = torch.cat(list(train_tokens)), torch.cat(list(test_tokens))
+    _, verbs, nouns = labelled_clips(train_videos)
+    _, test_verbs, test_nouns = labelled_clips(test_videos)
+    if len(tok) != len(verbs) or len(ttok) != len(test_verbs):
+        raise ValueError(f"one visual word per clip expected: {len(tok)} words for {len(verbs)} training clips, "
+                         f"{len(ttok)} for {len(test_verbs)} held-out clips")
+    out = {}
+    for name, labels, test_labels, k in (("verb", verbs, test_verbs, NUM_VERBS), ("noun", nouns, test_nouns, NUM_NOUNS)):
+        joint = torch.zeros(num_words, k).index_put_((tok, labels), torch.ones(len(tok)), accumulate=True)
+        out[name] = (joint.argmax(1)[ttok] == test_labels).float().mean().item()
+    return out
 
 
 @dataclass
@@ -513,6 +658,33 @@ def step_tokens(video: HowToVideo, tokens: torch.Tensor, stride: int = 1) -> lis
     return out
 
 
+def probe_overlap(sentences, probe: str = ZERO_SHOT_TEMPLATE) -> dict:
+    """How much of the zero-shot ``probe`` pre-training text already holds: ``sentences`` (the
+    narration). A [MASK] of the probe matches any one word. Returns "sentences" (how many),
+    "containing" (how many hold the whole probe), "longest" (the longest run of the probe's words
+    found in any sentence, as text, [MASK] for a matched slot) and "word_counts" (each probe word's
+    occurrences)."""
+    words = tokenize(probe)
+    texts = [tokenize(s) for s in sentences]
+    if not words:
+        raise ValueError(f"the probe has no words: {probe!r}")
+    best, containing = (0, 0), 0
+    for t in texts:
+        longest = 0
+        for i in range(len(words)):
+            for j in range(len(t)):
+                n = 0
+                while i + n < len(words) and j + n < len(t) and words[i + n] in ("[MASK]", t[j + n]):
+                    n += 1
+                if n > best[0]:
+                    best = (n, i)
+                longest = max(longest, n)
+        containing += longest == len(words)
+    counts = {w: sum(t.count(w) for t in texts) for w in dict.fromkeys(words) if w != "[MASK]"}
+    return {"sentences": len(texts), "containing": containing, "longest": " ".join(words[best[1]:best[1] + best[0]]),
+            "word_counts": counts}
+
+
 def zero_shot_eval(model: VideoBert, videos, tokens, vocab: Vocab, language_prior: bool = False,
                    step_stride: int = 1) -> dict:
     """Table 1's cross-modal row (or, with ``language_prior``, its language-prior row: the
@@ -536,7 +708,8 @@ def text_bert_prior(recipe: VideoBertRecipe, text_bert, videos, tokens, vocab: V
 
 
 def supervised_eval(model: S3D, videos) -> dict:
-    """Table 1's supervised row: the clip classifier's logits averaged over each step's clips."""
+    """Table 1's supervised row: the clip classifier's logits averaged over each step's clips (a
+    clip network trained on verbs and nouns: ``clip_labels="verb_noun"``)."""
     logits = predict_s3d(model, torch.cat([clips(v) for v in videos]))
     vs, ns, verbs, nouns, c = [], [], [], [], 0
     for v in videos:
@@ -671,7 +844,7 @@ class VideoBertResult:
     history: History
     zero_shot: dict  # cross-modal
     language_prior: dict
-    supervised: dict
+    supervised: dict | None  # None when the clip network never learned verbs and nouns ("motion")
     times: dict
     text_bert: object = None  # the text-only BERT VideoBERT started from (None: from scratch)
     bert_prior: dict | None = None  # its language prior: Table 1's "BERT (language prior)"
@@ -711,11 +884,40 @@ def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: boo
     times["pretraining"] = time.perf_counter() - t
     zs = zero_shot_eval(model, test_videos, test_tokens, vocab)
     prior = zero_shot_eval(model, test_videos, test_tokens, vocab, language_prior=True)
-    sup = supervised_eval(s3d, test_videos)
+    sup = supervised_eval(s3d, test_videos) if recipe.clip_labels == "verb_noun" else None
     log("zero-shot (held-out steps): " + ", ".join(f"{k} {v:.3f}" for k, v in zs.items() if k != "steps"))
     return VideoBertResult(recipe, s3d, kmeans, model, vocab, vw.train_videos, test_videos, vw.train_tokens, test_tokens,
                            vw.train_features, vw.test_features, vw.s3d_history, hist, zs, prior, sup, times, text_bert,
                            bert_prior)
+
+
+_WORDS_KEYS = _S3D_KEYS + ("n_train", "n_test", "kmeans_depth", "kmeans_k")
+
+
+def run_videobert_arm(recipe: VideoBertRecipe, cache: dict | None = None) -> dict:
+    """One arm of a recorded VideoBERT study: the pipeline of :func:`run_pipeline` with the
+    visual words (clip network, k-means, examples) shared through ``cache`` by the arms of one
+    process whose recipes agree on them. Returns the zero-shot top-1/5 (%), the language prior,
+    the visual words' purity (%, :func:`word_purity`) and the zero-shot top-5 on steps played
+    twice as fast (every second visual word)."""
+    cache = {} if cache is None else cache
+    key = json.dumps({k: getattr(recipe, k) for k in _WORDS_KEYS}, sort_keys=True, default=str)
+    if key not in cache:
+        cache.clear()  # one set of visual words at a time: arms come grouped by world
+        cache[key] = visual_words(recipe, log=None)
+    vw = cache[key]
+    text_bert = pretrain_text_bert(recipe, vw.examples, vw.vocab, log=None)[0] if recipe.text_bert.steps else None
+    model, _ = train_videobert(recipe, vw.examples, vw.vocab, vw.kmeans, text_bert=text_bert, log=None)
+    out = {}
+    for name, res in (("zero_shot", zero_shot_eval(model, vw.test_videos, vw.test_tokens, vw.vocab)),
+                      ("language_prior", zero_shot_eval(model, vw.test_videos, vw.test_tokens, vw.vocab,
+                                                        language_prior=True))):
+        out.update({f"{name}_{k}": 100 * v for k, v in res.items() if k != "steps"})
+    fast = zero_shot_eval(model, vw.test_videos, vw.test_tokens, vw.vocab, step_stride=2)
+    out.update({f"faster_{k}": 100 * fast[k] for k in ("verb_top5", "noun_top5")})
+    purity = word_purity(vw.train_videos, vw.train_tokens, vw.test_videos, vw.test_tokens, vw.num_visual_words)
+    out.update({f"word_purity_{k}": 100 * v for k, v in purity.items()})
+    return out
 
 
 def run(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool | None = False, log=print,
