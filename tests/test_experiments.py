@@ -175,3 +175,9 @@ def test_videobert_studies_run_and_share_visual_words_within_a_world(tmp_path, m
     assert {(r["howto"]["probe_in_narration"], r["clip_labels"]) for r in recipes.values()} == {
         (True, "verb_noun"), (False, "verb_noun"), (True, "motion"), (False, "motion")}
     assert not stale_arms(zs) and not stale_arms(data)
+    built.clear()
+    run_experiment("videobert_data_size", "smoke", [0], tmp_path / "again", log=None)
+    assert built == []  # the zero-shot arm left the same visual words: reused
+    experiments._VIDEOBERT_CACHE.clear()
+    run_experiment("videobert_data_size", "smoke", [0], tmp_path, log=None)
+    assert len(built) == 1 and not stale_arms(load("videobert_data_size", tmp_path))  # one set of words for all shares

@@ -13,6 +13,7 @@ from minimodels.data.howto import make_howto_videos, make_vocab
 from minimodels.metrics import bleu4, ranking_metrics
 from minimodels.data.motion import NUM_MOTION_CLASSES
 from minimodels.recipes.videobert import (
+    DATA_SHARES,
     EXEMPLARS,
     MOTION_CLIPS_PER_VIDEO,
     NUM_NOUNS,
@@ -21,6 +22,7 @@ from minimodels.recipes.videobert import (
     caption_dataset,
     caption_segments,
     clip_features,
+    data_size_recipe,
     fit_visual_words,
     howto_data,
     make_s3d,
@@ -369,3 +371,13 @@ def test_word_purity_scores_words_by_the_training_majority():
     assert word_purity(videos, one_word, videos, one_word, 1)["verb"] < 0.5
     with pytest.raises(ValueError, match="one visual word per clip expected"):
         word_purity(videos, verbs[:1], videos, verbs, NUM_VERBS)
+
+
+def test_data_size_arms_pretrain_on_a_share_of_the_same_videos():
+    shares = {s: data_size_recipe("cpu", s) for s in DATA_SHARES}
+    assert [r.n_pretrain for r in shares.values()] == [75, 150, 300, None]
+    assert len({(r.n_train, r.kmeans_k, r.clip_labels) for r in shares.values()}) == 1  # the same visual words
+    with pytest.raises(ValueError, match=r"n_pretrain must be None or in 2..n_train \(600\), got 601"):
+        videobert_recipe("cpu", n_pretrain=601)
+    with pytest.raises(ValueError, match="unknown share '1/3'"):
+        data_size_recipe("cpu", "1/3")

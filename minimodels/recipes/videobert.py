@@ -90,6 +90,7 @@ CLIP_LABELS = ("verb_noun", "motion")
 # "motion": the image pretraining tells apart this many glyphs of the training pool (exemplars, each
 # its own class whatever digit it is: Dosovitskiy et al. 2014) - shape without a digit's name
 EXEMPLARS = 200
+GLYPH_WEIGHT = 1.0  # "motion": the glyph loss's weight next to the motion classes' while the clips train
 # "motion": as many motion clips as the labelled how-to videos hold on average (4 steps x 3 clips at cpu)
 MOTION_CLIPS_PER_VIDEO = 12
 
@@ -103,6 +104,7 @@ class VideoBertRecipe:
     n_s3d: int = 400  # labelled videos (another seed) to train the clip network on
     n_train: int = 600  # narrated videos for k-means and VideoBERT pre-training
     n_test: int = 150  # held-out videos (digit instances never seen): zero-shot evaluation
+    n_pretrain: int | None = None  # VideoBERT pre-trains on the first n_pretrain of them (None: all; Table 2)
     data_seed: int = 0
     howto: dict = field(default_factory=dict)
     # clip network: what it is trained to name (CLIP_LABELS): "verb_noun", the evaluation's own
@@ -152,6 +154,8 @@ class VideoBertRecipe:
         check_recipe(self)
         if self.clip_labels not in CLIP_LABELS:
             raise ValueError(f"clip_labels must be one of {CLIP_LABELS}, got {self.clip_labels!r}")
+        if self.n_pretrain is not None and not 2 <= self.n_pretrain <= self.n_train:
+            raise ValueError(f"n_pretrain must be None or in 2..n_train ({self.n_train}), got {self.n_pretrain!r}")
         if self.n_train < 2 or self.n_test < 1 or self.n_s3d < 1:
             raise ValueError(f"need n_train >= 2, n_test >= 1, n_s3d >= 1; got {self.n_train}, {self.n_test}, "
                              f"{self.n_s3d}")
@@ -228,6 +232,20 @@ AUGMENTATION_ARMS = {
     "without concatenation": dict(concat_prob=0.0),
     "without either": dict(concat_prob=0.0, max_stride=1),
 }
+
+
+# Table 2 at reduced scale: VideoBERT pre-trained on a share of the training videos (the visual words
+# and the text BERT from all of them, as every row of the paper's table starts from the same BERT)
+DATA_SHARES = {"1/8": 1 / 8, "1/4": 1 / 4, "1/2": 1 / 2, "all": 1}
+
+
+def data_size_recipe(profile: str | None, share: str) -> VideoBertRecipe:
+    """The zero-shot recipe with VideoBERT pre-trained on ``DATA_SHARES[share]`` of the training videos."""
+    if share not in DATA_SHARES:
+        raise ValueError(f"unknown share {share!r}; expected one of {list(DATA_SHARES)}")
+    base = zero_shot_recipe(profile)
+    n = None if DATA_SHARES[share] == 1 else max(2, round(DATA_SHARES[share] * base.n_train))
+    return dataclasses.replace(base, n_pretrain=n)
 
 
 def augmentation_recipe(profile: str | None, world: str, arm: str) -> VideoBertRecipe:
@@ -340,7 +358,7 @@ def motion_loss(model, batch):
     motion = logits[:, :NUM_MOTION_CLASSES]
     loss = F.cross_entropy(motion, labels)
     if (glyph != IGNORE_INDEX).any():
-        loss = loss + F.cross_entropy(logits[:, NUM_MOTION_CLASSES:], glyph, ignore_index=IGNORE_INDEX)
+        loss = loss + GLYPH_WEIGHT * F.cross_entropy(logits[:, NUM_MOTION_CLASSES:], glyph, ignore_index=IGNORE_INDEX)
     return loss, {"motion_acc": (motion.argmax(1) == labels).float().mean()}
 
 
@@ -879,7 +897,8 @@ def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: boo
         bert_prior = text_bert_prior(recipe, text_bert, test_videos, test_tokens, vocab)
     times["text_pretraining"] = time.perf_counter() - t
     t = time.perf_counter()
-    model, hist = train_videobert(recipe, examples, vocab, kmeans, log=log, progress=progress, text_bert=text_bert,
+    model, hist = train_videobert(recipe, examples[:recipe.n_pretrain], vocab, kmeans, log=log, progress=progress,
+                                  text_bert=text_bert,
                                   **stages)
     times["pretraining"] = time.perf_counter() - t
     zs = zero_shot_eval(model, test_videos, test_tokens, vocab)
@@ -907,7 +926,8 @@ def run_videobert_arm(recipe: VideoBertRecipe, cache: dict | None = None) -> dic
         cache[key] = visual_words(recipe, log=None)
     vw = cache[key]
     text_bert = pretrain_text_bert(recipe, vw.examples, vw.vocab, log=None)[0] if recipe.text_bert.steps else None
-    model, _ = train_videobert(recipe, vw.examples, vw.vocab, vw.kmeans, text_bert=text_bert, log=None)
+    model, _ = train_videobert(recipe, vw.examples[:recipe.n_pretrain], vw.vocab, vw.kmeans, text_bert=text_bert,
+                               log=None)
     out = {}
     for name, res in (("zero_shot", zero_shot_eval(model, vw.test_videos, vw.test_tokens, vw.vocab)),
                       ("language_prior", zero_shot_eval(model, vw.test_videos, vw.test_tokens, vw.vocab,
