@@ -342,15 +342,18 @@ def study_plot(data: dict, arms, names=None, metric: str = "acc", cost: str | No
         color = f"C{i % 10}"
         axes[0].plot([x] * len(values), values, ".", color=color, alpha=0.6, ms=7)
         axes[0].plot(x, sum(values) / len(values), "o", color=color, ms=10, label=name)
+        axes[0].annotate(name, (x, sum(values) / len(values)), textcoords="offset points", xytext=(7, 5),
+                         fontsize=8, color=color)
         if live and arm in live:
             axes[0].plot(x, live[arm], "*", color=color, ms=14, mec="k", mew=0.6)
         runs = list(data["arms"][arm]["runs"].values())
         steps = runs[0]["trajectory_step"]
         mean = [sum(r["trajectory_acc"][k] for r in runs) / len(runs) for k in range(len(steps))]
         axes[1].plot(steps, mean, "o-", color=color, ms=4, label=name)
-    seeds = f"{len(next(iter(data['arms'].values()))['runs'])} seeds"
+    n = len(next(iter(data["arms"].values()))["runs"])
+    seeds = f"{n} seed{'s' if n != 1 else ''}"
     axes[0].set(xlabel={"mmacs": "MMACs per clip"}.get(cost, cost) if cost else "", ylabel="held-out top-1",
-                title=title or f"small dots: each of {seeds}; large: their mean" + ("; star: this run" if live else ""))
+                title=title or f"small dots: the {seeds}, each; large: their mean" + ("; star: this run" if live else ""))
     if not cost:
         axes[0].set_xticks(range(len(arms)), names, fontsize=8)
         axes[0].set_xlim(-0.5, len(arms) - 0.5)
