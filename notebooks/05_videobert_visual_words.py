@@ -41,7 +41,7 @@ from sklearn.cluster import KMeans
 
 from minimodels import profiles, report
 from minimodels.bert import variant_config as bert_config
-from minimodels.data.howto import NOUNS, VERBS, clips, make_howto_videos, make_vocab
+from minimodels.data.howto import NOUNS, VERBS, clips, make_howto_videos, make_vocab, narration_stats
 from minimodels.data.video import resample_indices, windows
 from minimodels.kmeans import HierarchicalKMeans
 from minimodels.layers import count_params
@@ -161,6 +161,23 @@ ax.set_xlabel("seconds (thin lines: clip boundaries)")
 ax.set_title("narration is shifted from its picture; grey: sentences about nothing visible", fontsize=10)
 fig.tight_layout()
 show(fig, "narration_timeline")
+
+# %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
+# ### How much of the narration is off: measured
+#
+# The paper's problems (seed claim V11: speakers mention things that are not visible; speech is not
+# where its picture is), counted on the narration of this world's training videos:
+
+# %% tags=["hide-input"]
+# the narration does not depend on the pixels (the same uniforms drive it), so 8x8 frames make this fast
+world = {**CPU.howto, "size": 8}
+stats = {"this world (shifts up to 2 s)": narration_stats(make_howto_videos(CPU.n_train, **world)),
+         "shifts up to 8 s (a whole step)": narration_stats(make_howto_videos(CPU.n_train, **world, misalignment=8.0))}
+report.print_table([(name, v["sentences"], f"{v['offtopic']:.0%}", f"{v['mean_abs_shift_s']:.1f} s",
+                     f"{v['outside_step']:.0%}") for name, v in stats.items()],
+                   ["narration of the training videos", "sentences", "about nothing visible", "mean shift",
+                    "middle under another step"])
+print(f'an off-topic sentence: "{stats["this world (shifts up to 2 s)"]["offtopic_example"]}"')
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The same pipeline in this world
