@@ -292,8 +292,9 @@ def order_verdict(data: dict, arms, metric: str = "acc", names=None, at_step: in
     """Does a recorded experiment rank ``arms`` in the paper's order (``arms`` best first, by a
     higher ``metric``)? Returns ``means`` (per arm, in that order), ``in_order`` (the means fall
     strictly, arm after arm), ``apart`` (neighbouring pairs ``"a > b"`` where every seed of a is
-    above every seed of b: the steps the seeds agree on) and ``sentence``, one line that says it
-    with the numbers. ``names``: how to write each arm (default: its name in the file);
+    above every seed of b: the steps of the paper's order the seeds agree on), ``reversed``
+    (neighbouring pairs where every seed says the opposite, written ``"b > a"``) and
+    ``sentence``, one line that says it with the numbers. ``names``: how to write each arm (default: its name in the file);
     ``at_step``: rank the accuracy at that training step (:func:`arm_values`)."""
     arms = list(arms)
     if len(arms) < 2:
@@ -305,6 +306,7 @@ def order_verdict(data: dict, arms, metric: str = "acc", names=None, at_step: in
     means = [sum(v) / len(v) for v in values]
     in_order = all(a > b for a, b in zip(means, means[1:]))
     apart = [f"{names[i]} > {names[i + 1]}" for i in range(len(arms) - 1) if min(values[i]) > max(values[i + 1])]
+    reversed_ = [f"{names[i + 1]} > {names[i]}" for i in range(len(arms) - 1) if min(values[i + 1]) > max(values[i])]
     order = sorted(zip(means, names), key=lambda p: -p[0])
     ranked = order[0][1] + "".join(f" {'=' if abs(m - prev) < 1e-12 else '>'} {name}"
                                    for (prev, _), (m, name) in zip(order, order[1:]))
@@ -317,8 +319,9 @@ def order_verdict(data: dict, arms, metric: str = "acc", names=None, at_step: in
     else:
         sentence = (f"The paper's order {paper} does not reproduce{when}: the mean of {seeds} ranks {ranked} "
                     f"({numbers})")
-    sentence += f"; every seed agrees on {', '.join(apart) if apart else 'no step'}."
-    return {"means": means, "in_order": in_order, "apart": apart, "sentence": sentence}
+    sentence += f"; every seed agrees on {', '.join(apart) if apart else 'no step'} of the paper's order"
+    sentence += f", and on {', '.join(reversed_)} against it." if reversed_ else "."
+    return {"means": means, "in_order": in_order, "apart": apart, "reversed": reversed_, "sentence": sentence}
 
 
 def study_plot(data: dict, arms, names=None, metric: str = "acc", cost: str | None = "mmacs", axes=None,

@@ -128,10 +128,11 @@ def test_order_verdict_says_whether_the_papers_order_holds_and_where_the_seeds_a
     v = report.order_verdict(data, ["a", "b", "c"], names=["A", "B", "C"])
     assert v["in_order"] and v["means"] == pytest.approx([0.85, 0.7567, 0.2], abs=1e-4) and v["apart"] == ["B > C"]
     assert v["sentence"].startswith("The paper's order A > B > C reproduces in the mean of 3 seeds (A 0.850")
-    assert v["sentence"].endswith("every seed agrees on B > C.")
+    assert v["sentence"].endswith("every seed agrees on B > C of the paper's order.") and v["reversed"] == []
     w = report.order_verdict(data, ["c", "a", "b"])
     assert not w["in_order"] and w["apart"] == [] and "ranks a > b > c" in w["sentence"]
-    assert w["sentence"].endswith("every seed agrees on no step.")
+    assert w["reversed"] == ["a > c"]  # every seed puts a above c: the opposite of the order asked about
+    assert w["sentence"].endswith("every seed agrees on no step of the paper's order, and on a > c against it.")
     with pytest.raises(ValueError, match="demo has no arm 'd'; its arms: \\['a', 'b', 'c'\\]"):
         report.order_verdict(data, ["a", "d"])
     with pytest.raises(ValueError, match="no 'top5' in seeds"):
