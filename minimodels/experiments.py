@@ -566,7 +566,7 @@ def results_markdown(results: Path | None = None) -> str:
         metrics = list(exp.metric_names(data["profile"])) if exp else sorted({k for a in data["arms"].values()
                                                          for r in a["runs"].values() for k in r})
         m = data["machine"]
-        where = m["gpu"] or f"{m['cpu']}, {m['threads']} threads"
+        where = m["gpu"] or f"{m['cpu']}, {m['threads']} thread{'s' if m['threads'] != 1 else ''}"
         if data.get("parts"):
             where += "; run as " + ", ".join(f"seeds {' '.join(p['seeds'])} ({p['machine']['threads']} thread"
                                              f"{'s' * (p['machine']['threads'] > 1)})" for p in data["parts"])
