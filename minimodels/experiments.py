@@ -144,7 +144,7 @@ def _vivit_study(name, study, claim, metrics, paper=None):
 
 
 def _videobert(recipe) -> dict:
-    return _videobert_metrics(vb.run_pipeline(recipe, log=None))
+    return vb.run_videobert_arm(recipe)
 
 
 _VIDEOBERT_CACHE: dict = {}  # one process's visual words, shared by the arms that agree on them
@@ -152,12 +152,6 @@ _VIDEOBERT_CACHE: dict = {}  # one process's visual words, shared by the arms th
 
 def _videobert_arm(recipe) -> dict:
     return vb.run_videobert_arm(recipe, cache=_VIDEOBERT_CACHE)
-
-
-def _videobert_metrics(result) -> dict:
-    out = {f"zero_shot_{k}": 100 * v for k, v in result.zero_shot.items() if k != "steps"}
-    out.update({f"language_prior_{k}": 100 * v for k, v in result.language_prior.items() if k != "steps"})
-    return out
 
 
 def _zero_shot_arm(probe_in_narration, clip_labels):
@@ -526,7 +520,7 @@ def draw(data: dict, path: Path) -> Path:
 
     exp = EXPERIMENTS.get(data["name"])
     arms = list(data["arms"])
-    papers = _paper(data)
+    papers, marked = _paper(data), False
     metric = exp.metric_names(data["profile"])[0] if exp else next(iter(next(iter(next(iter(data["arms"].values()))["runs"].values()))))
     fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(arms), 2.6))
     for i, arm in enumerate(arms):
@@ -536,12 +530,12 @@ def draw(data: dict, path: Path) -> Path:
             ax.plot([i] * len(values), values, "o", color="#08519c", ms=4)
         paper = papers.get(arm, {}).get(metric)
         if paper is not None:
-            ax.plot(i, paper, "x", color="#cb181d", ms=7, label="the paper's" if i == arms.index(
-                next(a for a in arms if papers.get(a, {}).get(metric) is not None)) else None)
+            ax.plot(i, paper, "x", color="#cb181d", ms=7, label=None if marked else "the paper's")
+            marked = True
     ax.set_xticks(range(len(arms)), [a.replace(", ", ",\n") for a in arms], fontsize=7)
     ax.set_ylabel(metric, fontsize=8)
     ax.set_title(f"{data['name']} ({data['profile']}, seeds {', '.join(map(str, data['seeds']))})", fontsize=8)
-    if any(papers.get(a, {}).get(metric) is not None for a in arms):
+    if marked:
         ax.legend(fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

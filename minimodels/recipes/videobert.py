@@ -884,17 +884,18 @@ class VideoBertResult:
 
 
 def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: bool | None = False, checkpoint_dir=None,
-                 resume: bool = False) -> VideoBertResult:
+                 resume: bool = False, words: VisualWords | None = None) -> VideoBertResult:
     """Clip network -> features -> visual words -> VideoBERT -> zero-shot evaluation.
     ``checkpoint_dir``: every training stage keeps a checkpoint there (``s3d_pretrain.pt``,
     ``s3d.pt``, ``text_bert.pt``, ``videobert.pt``); with ``resume`` an interrupted run picks up
     where it stopped - finished stages are loaded, the interrupted one continues from its last
-    checkpoint - and ends exactly where an uninterrupted run does."""
+    checkpoint - and ends exactly where an uninterrupted run does. ``words``: stages 1-2 already
+    made for this recipe (:func:`visual_words`), shared by runs that differ only later."""
     recipe = recipe or videobert_recipe()
     log = log or (lambda line: None)
     stages = dict(checkpoint_dir=checkpoint_dir, resume=resume)
     t = time.perf_counter()
-    vw = visual_words(recipe, log=log, progress=progress, **stages)
+    vw = words if words is not None else visual_words(recipe, log=log, progress=progress, **stages)
     times = {"clip_network_and_visual_words": time.perf_counter() - t}
     vocab, examples, kmeans, s3d = vw.vocab, vw.examples, vw.kmeans, vw.s3d
     test_videos, test_tokens = vw.test_videos, vw.test_tokens
@@ -933,15 +934,11 @@ def run_videobert_arm(recipe: VideoBertRecipe, cache: dict | None = None) -> dic
         cache.clear()  # one set of visual words at a time: arms come grouped by world
         cache[key] = visual_words(recipe, log=None)
     vw = cache[key]
-    text_bert = pretrain_text_bert(recipe, vw.examples, vw.vocab, log=None)[0] if recipe.text_bert.steps else None
-    model, _ = train_videobert(recipe, vw.examples[:recipe.n_pretrain], vw.vocab, vw.kmeans, text_bert=text_bert,
-                               log=None)
-    out = {}
-    for name, res in (("zero_shot", zero_shot_eval(model, vw.test_videos, vw.test_tokens, vw.vocab)),
-                      ("language_prior", zero_shot_eval(model, vw.test_videos, vw.test_tokens, vw.vocab,
-                                                        language_prior=True))):
-        out.update({f"{name}_{k}": 100 * v for k, v in res.items() if k != "steps"})
-    fast = zero_shot_eval(model, vw.test_videos, vw.test_tokens, vw.vocab, step_stride=2)
+    result = run_pipeline(recipe, log=None, words=vw)
+    out = {f"{name}_{k}": 100 * v for name, res in (("zero_shot", result.zero_shot),
+                                                     ("language_prior", result.language_prior))
+           for k, v in res.items() if k != "steps"}
+    fast = zero_shot_eval(result.model, vw.test_videos, vw.test_tokens, vw.vocab, step_stride=2)
     out.update({f"faster_{k}": 100 * fast[k] for k in ("verb_top5", "noun_top5")})
     purity = word_purity(vw.train_videos, vw.train_tokens, vw.test_videos, vw.test_tokens, vw.num_visual_words)
     out.update({f"word_purity_{k}": 100 * v for k, v in purity.items()})
