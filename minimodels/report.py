@@ -262,6 +262,39 @@ def seed_rows(runs: dict, metrics: dict, live: dict | None = None, digits: int =
 SEED_HEADERS = ["metric", "seeds", "mean", "lowest", "highest", "this run"]
 
 
+def arm_bars(data: dict, arms, metrics: dict, names=None, ax=None, title: str = "", ylabel: str = "",
+             legend: bool = True):
+    """Several arms of a recorded experiment side by side: one group per arm, one bar per metric
+    (the mean of the seeds) with each seed a dot on it. ``metrics``: metric -> label, in the order
+    drawn in each group; ``names``: how to write each arm under its group. Draws into ``ax``
+    (default: a new figure) and returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    arms = list(arms)
+    names = list(names or arms)
+    if len(names) != len(arms):
+        raise ValueError(f"names must name each of the {len(arms)} arms, got {names}")
+    if not isinstance(metrics, dict) or not metrics:
+        raise ValueError(f"metrics must map each metric to its label, got {metrics!r}")
+    values = [{m: arm_values(data, arm, m) for m in metrics} for arm in arms]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(arms) * len(metrics) ** 0.5 + 2), 3.8),
+                             constrained_layout=True)
+    width = 0.8 / len(metrics)
+    for j, (metric, label) in enumerate(metrics.items()):
+        xs = [i - 0.4 + width * (j + 0.5) for i in range(len(arms))]
+        means = [sum(v[metric]) / len(v[metric]) for v in values]
+        ax.bar(xs, means, width * 0.9, color=f"C{j % 10}", alpha=0.45, label=label)
+        for x, v in zip(xs, values):
+            ax.plot([x] * len(v[metric]), v[metric], "o", color=f"C{j % 10}", ms=4)
+    ax.set_xticks(range(len(arms)), names, fontsize=8)
+    ax.set(title=title, ylabel=ylabel)
+    ax.grid(alpha=0.3, axis="y")
+    if legend:
+        ax.legend(fontsize=8)
+    return ax.figure
+
+
 def arm_values(data: dict, arm: str, metric: str, at_step: int | None = None) -> list[float]:
     """Each seed's ``metric`` for ``arm`` of a results file (``results/NAME.json``, as loaded by
     ``minimodels.experiments.load``), in the file's seed order. ``at_step``: the held-out
@@ -322,6 +355,30 @@ def order_verdict(data: dict, arms, metric: str = "acc", names=None, at_step: in
     sentence += f"; every seed agrees on {', '.join(apart) if apart else 'no step'} of the paper's order"
     sentence += f", and on {', '.join(reversed_)} against it." if reversed_ else "."
     return {"means": means, "in_order": in_order, "apart": apart, "reversed": reversed_, "sentence": sentence}
+
+
+def gain(data: dict, arm: str, over: str, metric: str = "acc", name: str | None = None, over_name: str | None = None,
+         unit: str | None = None, digits: int = 3) -> dict:
+    """What ``arm`` adds over ``over`` in a recorded experiment, seed by seed (the runs of one seed
+    share their data and initialisation, so the difference is paired). Returns ``per_seed`` (the
+    differences in the file's seed order), ``mean``, ``sign`` (+1 when every seed gains, -1 when
+    every seed loses, 0 when they disagree) and ``sentence``, one line with the numbers (``name``,
+    ``over_name``: how to call the two arms; ``unit``: what the numbers are, default ``metric``;
+    ``digits``: decimals)."""
+    a, b = data["arms"].get(arm, {}).get("runs"), data["arms"].get(over, {}).get("runs")
+    if a is None or b is None:
+        raise ValueError(f"{data['name']} has no arm {arm if a is None else over!r}; its arms: {list(data['arms'])}")
+    if list(a) != list(b):
+        raise ValueError(f"{data['name']}: {arm!r} and {over!r} ran different seeds ({list(a)} vs {list(b)}); "
+                         "a paired gain needs the same ones")
+    diffs = [x - y for x, y in zip(arm_values(data, arm, metric), arm_values(data, over, metric))]
+    mean = sum(diffs) / len(diffs)
+    sign = 1 if all(d > 0 for d in diffs) else -1 if all(d < 0 for d in diffs) else 0
+    agree = {1: "every seed gains", -1: "every seed loses",
+             0: "no seed changes" if not any(diffs) else "the seeds disagree"}[sign]
+    seeds = ", ".join(f"{d:+.{digits}f}" for d in diffs)
+    sentence = f"{name or arm}: {mean:+.{digits}f} {unit or metric} over {over_name or over} (seeds {seeds}; {agree})"
+    return {"per_seed": diffs, "mean": mean, "sign": sign, "sentence": sentence}
 
 
 def study_plot(data: dict, arms, names=None, metric: str = "acc", cost: str | None = "mmacs", axes=None,

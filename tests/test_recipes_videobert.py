@@ -332,7 +332,7 @@ def test_clip_labels_choose_the_clip_networks_task():
     known = glyph != -100
     assert known.any() and int(glyph[known].max()) < EXEMPLARS  # the exemplars' glyphs, the rest ignored
     assert (motion_clips(r, "test", 8)[2] == -100).all()  # held-out glyphs are no exemplars
-    with pytest.raises(ValueError, match="trains on motion clips; pass videos=None"):
+    with pytest.raises(ValueError, match="trains and scores on motion clips; pass videos=None"):
         train_s3d(r, videos=howto_data(r, "s3d"), log=None)
 
 
@@ -347,12 +347,18 @@ def test_the_motion_clip_network_never_sees_a_verb_or_noun_label(monkeypatch):
     monkeypatch.setattr(vb, "labelled_clips", forbidden)
     monkeypatch.setattr(vb, "digit_task", forbidden)
     r = videobert_recipe("smoke", clip_labels="motion")
-    model, hist = train_s3d(r, test_videos=True, log=None)
+    model, hist = train_s3d(r, test_clips=20, log=None)
     assert hist["train"].evals and "motion_acc" in hist["train"].evals[-1]
     assert len(hist["pretrain"].loss) == r.s3d_pretrain.steps
+    with pytest.raises(ValueError, match="pass videos=None and test_videos=None"):
+        train_s3d(r, test_videos=howto_data(r, "test"), log=None)
+    with pytest.raises(ValueError, match="test_clips scores held-out motion clips"):
+        train_s3d(videobert_recipe("smoke"), test_clips=20, log=None)
 
 
 def test_zero_shot_arms_switch_exactly_the_two_shortcuts():
+    with pytest.raises(ValueError, match="unknown profile 'laptop'"):
+        zero_shot_recipe("laptop")
     arms = {name: zero_shot_recipe("cpu", *how) for name, how in ZERO_SHOT_ARMS.items()}
     assert {(r.howto["probe_in_narration"], r.clip_labels) for r in arms.values()} == {
         (True, "verb_noun"), (False, "verb_noun"), (True, "motion"), (False, "motion")}

@@ -141,6 +141,24 @@ def test_order_verdict_says_whether_the_papers_order_holds_and_where_the_seeds_a
         report.order_verdict(data, ["a"])
 
 
+def test_gain_is_paired_by_seed_and_says_whether_every_seed_agrees():
+    data = _results(reg=[0.6, 0.5, 0.7], none=[0.5, 0.45, 0.71], more=[0.9, 0.8, 0.95])
+    g = report.gain(data, "more", "none")
+    assert g["per_seed"] == pytest.approx([0.4, 0.35, 0.24]) and g["mean"] == pytest.approx(0.33) and g["sign"] == 1
+    assert g["sentence"] == "more: +0.330 acc over none (seeds +0.400, +0.350, +0.240; every seed gains)"
+    h = report.gain(data, "reg", "none", name="all regularisers", digits=2)
+    assert h["sign"] == 0 and h["sentence"].startswith("all regularisers: +0.05 acc over none (seeds +0.10, +0.05, -0.01;")
+    assert report.gain(data, "none", "more")["sign"] == -1
+    assert report.gain(data, "none", "none")["sentence"].endswith("no seed changes)")
+    assert report.gain(data, "more", "none", over_name="no change", unit="points")["sentence"].startswith(
+        "more: +0.330 points over no change (")
+    with pytest.raises(ValueError, match="demo has no arm 'x'"):
+        report.gain(data, "x", "none")
+    data["arms"]["one"] = {"runs": {"0": {"acc": 0.5}}}
+    with pytest.raises(ValueError, match="ran different seeds"):
+        report.gain(data, "one", "none")
+
+
 def test_order_verdict_writes_ties_and_one_seed():
     v = report.order_verdict(_results(a=[0.5], b=[0.5], c=[0.7]), ["a", "b", "c"])
     assert "the mean of 1 seed ranks c > a = b" in v["sentence"] and not v["in_order"]
@@ -158,6 +176,25 @@ def test_order_verdict_at_a_training_step_reads_the_trajectory():
         report.order_verdict(data, ["a", "b"], at_step=300)
     with pytest.raises(ValueError, match="metric must be 'acc'"):
         report.arm_values(data, "a", "top5", at_step=200)
+
+
+def test_arm_bars_draw_a_bar_per_arm_and_metric_with_every_seed():
+    data = _results(a=[0.9, 0.8, 0.85], b=[0.7, 0.82, 0.75])
+    for run, top5 in zip(data["arms"]["a"]["runs"].values(), (0.95, 0.97, 0.99)):
+        run["top5"] = top5
+    for run in data["arms"]["b"]["runs"].values():
+        run["top5"] = 0.9
+    fig = report.arm_bars(data, ["a", "b"], {"acc": "top-1", "top5": "top-5"}, names=["A", "B"])
+    ax = fig.axes[0]
+    heights = sorted(p.get_height() for p in ax.patches)
+    assert heights == pytest.approx([0.7567, 0.85, 0.9, 0.97], abs=1e-4)  # the means: 2 arms x 2 metrics
+    assert sum(len(line.get_ydata()) for line in ax.lines) == 12  # every seed of every bar
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["A", "B"]
+    with pytest.raises(ValueError, match="no 'f1' in seeds"):
+        report.arm_bars(data, ["a"], {"f1": "F1"})
+    with pytest.raises(ValueError, match="names must name each"):
+        report.arm_bars(data, ["a", "b"], {"acc": "top-1"}, names=["A"])
+    plt.close("all")
 
 
 def test_study_plot_draws_each_arm_and_refuses_unnamed_arms():

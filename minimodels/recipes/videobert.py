@@ -60,6 +60,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from minimodels import profiles
 from minimodels.bert import Bert, variant_config
 from minimodels.captioner import Captioner, CaptionerConfig
 from minimodels.data.howto import (
@@ -223,7 +224,9 @@ def zero_shot_recipe(profile: str | None = None, probe_in_narration: bool = Fals
     also gets the longer image pretraining its glyph task needs)."""
     howto = dict(overrides.pop("howto", {}), probe_in_narration=probe_in_narration)
     if clip_labels == "motion":
-        profile_name = videobert_recipe(profile).profile
+        profile_name = profile or profiles.current()
+        if profile_name not in _EXEMPLAR_PRETRAIN:
+            raise ValueError(f"unknown profile {profile_name!r}; expected one of {sorted(_EXEMPLAR_PRETRAIN)}")
         overrides["s3d_pretrain"] = {**_EXEMPLAR_PRETRAIN[profile_name], **overrides.get("s3d_pretrain", {})}
     return videobert_recipe(profile, clip_labels=clip_labels, howto=howto, **overrides)
 
@@ -391,26 +394,30 @@ def s3d_accuracy(model: S3D, x, verbs, nouns) -> dict:
 
 
 def train_s3d(recipe: VideoBertRecipe, videos=None, test_videos=None, log=print, progress: bool | None = False,
-              checkpoint_dir=None, resume: bool = False):
+              checkpoint_dir=None, resume: bool = False, test_clips: int = 0):
     """Image pretraining, then supervised training on labelled clips: with ``clip_labels`` =
     "verb_noun" the verbs and nouns of ``videos`` (default: the recipe's "s3d" videos); with
-    "motion" the classes of :func:`motion_clips` (``videos`` must then be None). Returns
-    ``(model, {"pretrain": History, "train": History})``; the training history's evaluation holds
-    the clip accuracy on ``test_videos`` ("verb_noun") or, when ``test_videos`` is given, on
-    held-out motion clips ("motion"). ``checkpoint_dir``: each stage keeps a checkpoint there
-    (``s3d_pretrain.pt``, ``s3d.pt``); with ``resume`` a stage continues from its checkpoint (a
-    finished one is only loaded)."""
+    "motion" the classes of :func:`motion_clips` (``videos`` and ``test_videos`` must then be
+    None). Returns ``(model, {"pretrain": History, "train": History})``; the training history's
+    evaluation holds the clip accuracy on ``test_videos`` ("verb_noun") or on ``test_clips``
+    held-out motion clips ("motion"; 0: no evaluation). ``checkpoint_dir``: each stage keeps a
+    checkpoint there (``s3d_pretrain.pt``, ``s3d.pt``); with ``resume`` a stage continues from its
+    checkpoint (a finished one is only loaded)."""
     log = log or (lambda line: None)
     motion = recipe.clip_labels == "motion"
-    if motion and videos is not None:
-        raise ValueError("clip_labels='motion' trains on motion clips; pass videos=None")
+    if motion and (videos is not None or test_videos is not None):
+        raise ValueError("clip_labels='motion' trains and scores on motion clips; pass videos=None and "
+                         "test_videos=None (test_clips: how many held-out motion clips to score)")
+    if not motion and test_clips:
+        raise ValueError(f"test_clips scores held-out motion clips, for clip_labels='motion'; this recipe's clip "
+                         f"labels are {recipe.clip_labels!r}: pass test_videos")
     model = make_s3d(recipe)
     pre = pretrain_s3d_on_digits(model, recipe, log=log, progress=progress, checkpoint_dir=checkpoint_dir,
                                  resume=resume) if recipe.s3d_pretrain.steps else None
     config = stage_config(recipe.s3d, checkpoint_dir, "s3d", progress)
     if motion:
         x, labels, glyph = motion_clips(recipe)
-        held_out = motion_clips(recipe, "test", max(100, len(x) // 10)) if test_videos is not None else None
+        held_out = motion_clips(recipe, "test", test_clips) if test_clips else None
 
         def evaluate(m):
             logits = predict_s3d(m, held_out[0])[:, :NUM_MOTION_CLASSES]
