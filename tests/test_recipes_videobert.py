@@ -33,6 +33,7 @@ from minimodels.recipes.videobert import (
     run,
     run_pipeline,
     step_tokens,
+    supervised_eval,
     tokenize_videos,
     trained_s3d,
     train_s3d,
@@ -334,6 +335,8 @@ def test_clip_labels_choose_the_clip_networks_task():
     assert (motion_clips(r, "test", 8)[2] == -100).all()  # held-out glyphs are no exemplars
     with pytest.raises(ValueError, match="trains and scores on motion clips; pass videos=None"):
         train_s3d(r, videos=howto_data(r, "s3d"), log=None)
+    with pytest.raises(ValueError, match="supervised_eval scores a clip network trained on the verbs and nouns"):
+        supervised_eval(make_s3d(r), howto_data(r, "test"))
 
 
 def test_the_motion_clip_network_never_sees_a_verb_or_noun_label(monkeypatch):

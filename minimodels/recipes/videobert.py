@@ -743,6 +743,10 @@ def text_bert_prior(recipe: VideoBertRecipe, text_bert, videos, tokens, vocab: V
 def supervised_eval(model: S3D, videos) -> dict:
     """Table 1's supervised row: the clip classifier's logits averaged over each step's clips (a
     clip network trained on verbs and nouns: ``clip_labels="verb_noun"``)."""
+    if model.config.num_classes != NUM_VERBS + NUM_NOUNS:
+        raise ValueError(f"supervised_eval scores a clip network trained on the verbs and nouns (clip_labels="
+                         f"'verb_noun': {NUM_VERBS + NUM_NOUNS} outputs); this one has {model.config.num_classes} "
+                         "outputs - it names other labels")
     logits = predict_s3d(model, torch.cat([clips(v) for v in videos]))
     vs, ns, verbs, nouns, c = [], [], [], [], 0
     for v in videos:
