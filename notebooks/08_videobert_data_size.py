@@ -126,15 +126,13 @@ print_table([(k.replace("_", " "), f"{100 * (last[k] - first[k]):+.1f}", f"{pape
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # **Reading it.** Look for whether every column grows with the amount of video (the last column
-# above), as in the paper's Table 2, and which gains most. The nouns have the most to gain: each verb
-# is shown by few visual words, seen often even in a small set of videos, while each digit (noun) comes
-# in many hand-drawn instances whose visual words only more videos cover. Two differences from the
-# paper: our top-5 columns can be near their ceiling already at 1/8 of the videos (5 of 9 verbs or of
-# 10 nouns is a generous guess), so top-1 carries the signal; and the gain per doubling of the videos
+# above), as in the paper's Table 2, and which gains most. Two differences from the paper: our top-5
+# columns can be near their ceiling already at 1/8 of the videos (5 of 9 verbs or of 10 nouns is a
+# generous guess), so top-1 carries the signal; and the gain per doubling of the videos
 # should shrink (75 -> 300 is two doublings, 300 -> 600 one) - a world of 9 verbs and 10 nouns must
 # saturate, where YouCook2's open-ended actions and objects still grow at 300K videos. One run per size
 # (seed 0): differences of a few points between neighbouring sizes are within what another seed moves
-# (`videobert_main` in docs/RESULTS.md).
+# (`videobert_zero_shot` in docs/RESULTS.md; its last arm is this recipe).
 
 # %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 3. Results

@@ -39,6 +39,7 @@ from minimodels.recipes.videobert import (
     train_s3d,
     trained_videobert,
     videobert_recipe,
+    word_labels,
     word_purity,
     zero_shot_recipe,
 )
@@ -115,7 +116,7 @@ def test_the_smoke_pipeline_runs_end_to_end():
     res = run_pipeline(r, log=None)
     assert 0 <= res.zero_shot["verb_top1"] <= res.zero_shot["verb_top5"] <= 1
     assert res.zero_shot["steps"] == sum(len(v.steps) for v in res.test_videos)
-    assert set(res.supervised) == {"verb_top1", "verb_top5", "noun_top1", "noun_top5"}
+    assert r.clip_labels == "motion" and res.supervised is None  # no verb or noun label: no supervised row
     assert all(0 <= int(t.min()) and int(t.max()) < r.num_visual_words for t in res.train_tokens)
     assert len(res.history.loss) == r.train.steps
     m = res.metrics()
@@ -255,7 +256,8 @@ def test_an_interrupted_pipeline_resumes_to_the_same_end(tmp_path):
 
 
 def test_num_classes_of_the_clip_network():
-    assert make_s3d(videobert_recipe("smoke")).config.num_classes == NUM_VERBS + NUM_NOUNS
+    assert make_s3d(videobert_recipe("smoke", clip_labels="verb_noun")).config.num_classes == NUM_VERBS + NUM_NOUNS
+    assert make_s3d(videobert_recipe("smoke")).config.num_classes == NUM_MOTION_CLASSES + EXEMPLARS
 
 
 def test_caption_segments_and_bleu():
@@ -322,7 +324,14 @@ def test_trained_models_are_cached_and_reloaded(tmp_path):
 
 
 def test_clip_labels_choose_the_clip_networks_task():
-    assert videobert_recipe("cpu").clip_labels == "verb_noun"
+    main = videobert_recipe("cpu")
+    assert main.clip_labels == "motion" and main.howto["probe_in_narration"] is False  # zero-shot as in the paper
+    # the image pretraining follows the task: telling 200 glyphs apart takes longer than naming ten digits
+    shortcut = videobert_recipe("cpu", clip_labels="verb_noun")
+    assert (main.s3d_pretrain.steps, shortcut.s3d_pretrain.steps) == (1500, 300)
+    assert videobert_recipe("cpu", s3d_pretrain=dict(steps=700)).s3d_pretrain.steps == 700  # a given schedule wins
+    with pytest.raises(ValueError, match="unknown profile 'laptop'"):
+        videobert_recipe("laptop")
     with pytest.raises(ValueError, match=r"clip_labels must be one of \('verb_noun', 'motion'\), got 'nouns'"):
         videobert_recipe("smoke", clip_labels="nouns")
     r = videobert_recipe("smoke", clip_labels="motion")
@@ -356,7 +365,7 @@ def test_the_motion_clip_network_never_sees_a_verb_or_noun_label(monkeypatch):
     with pytest.raises(ValueError, match="pass videos=None and test_videos=None"):
         train_s3d(r, test_videos=howto_data(r, "test"), log=None)
     with pytest.raises(ValueError, match="test_clips scores held-out motion clips"):
-        train_s3d(videobert_recipe("smoke"), test_clips=20, log=None)
+        train_s3d(videobert_recipe("smoke", clip_labels="verb_noun"), test_clips=20, log=None)
 
 
 def test_zero_shot_arms_switch_exactly_the_two_shortcuts():
@@ -366,9 +375,11 @@ def test_zero_shot_arms_switch_exactly_the_two_shortcuts():
     assert {(r.howto["probe_in_narration"], r.clip_labels) for r in arms.values()} == {
         (True, "verb_noun"), (False, "verb_noun"), (True, "motion"), (False, "motion")}
     base = videobert_recipe("cpu")
+    assert arms["zero-shot: neither shortcut"] == base  # the main recipe takes neither shortcut
+    shortcut = videobert_recipe("cpu", clip_labels="verb_noun")
     for r in arms.values():
         assert r.train == base.train and r.kmeans_k == base.kmeans_k and r.n_train == base.n_train
-        assert (r.s3d_pretrain.steps > base.s3d_pretrain.steps) == (r.clip_labels == "motion")
+        assert r.s3d_pretrain == (base if r.clip_labels == "motion" else shortcut).s3d_pretrain
 
 
 def test_word_purity_scores_words_by_the_training_majority():
@@ -380,6 +391,13 @@ def test_word_purity_scores_words_by_the_training_majority():
     assert word_purity(videos, one_word, videos, one_word, 1)["verb"] < 0.5
     with pytest.raises(ValueError, match="one visual word per clip expected"):
         word_purity(videos, verbs[:1], videos, verbs, NUM_VERBS)
+    with pytest.raises(ValueError, match="one visual word per clip expected"):
+        word_purity(videos, verbs, videos, verbs[:1], NUM_VERBS)
+    named = word_labels(videos, verbs, NUM_VERBS)  # each verb its own word: every word names its verb
+    used = torch.cat(verbs).unique()
+    assert torch.equal(named["verb"][used], used) and named["noun"].shape == (NUM_VERBS,)
+    with pytest.raises(ValueError, match=r"visual words must lie in \[0, 3\)"):
+        word_labels(videos, verbs, 3)
 
 
 def test_data_size_arms_pretrain_on_a_share_of_the_same_videos():
