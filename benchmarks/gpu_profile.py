@@ -7,16 +7,16 @@
     python benchmarks/gpu_profile.py --runs vivit    # some of the runs only (segformer, vivit, videobert)
 
 The runs are the three recipes' main runs, the ones ``minimodels.experiments`` records as
-``segformer_main``, ``vivit_main`` and the main arm of ``videobert_zero_shot`` (notebooks 02, 04 and
-06), built for the
-``gpu`` profile with seed 0: ``train_segformer(segformer_recipe("gpu"))``,
+``segformer_main``, ``vivit_main`` and the main arm of ``videobert_zero_shot`` (notebooks 02, 04
+and 06), built for the ``gpu`` profile with seed 0: ``train_segformer(segformer_recipe("gpu"))``,
 ``train_vivit(vivit_recipe("gpu"))`` and ``run_pipeline(videobert_recipe("gpu"))``.
 
 Each run's values are the experiment's metrics (SegFormer mIoU; ViViT top-1 and direction
 accuracy; VideoBERT zero-shot and language-prior top-1/top-5 and visual-word purity, in %) and
 what the profile costs: the main stage's steps, samples per second and training seconds, the
-FLOPs of the main stage's training steps (``minimodels.flops``, forward x 3), the seconds of the whole run (data, every
-stage, evaluation), the GPU's name and its peak allocated memory in GiB (None on a CPU).
+FLOPs of the main stage's training steps (``minimodels.flops``, forward x 3), the seconds of
+the whole run (data, every stage, evaluation), the GPU's name and its peak allocated memory in
+GiB (None on a CPU).
 
 They are written, in the format of ``minimodels.experiments`` (one arm per run, one seed), to
 ``gpu_profile.json`` after every run, ``complete`` false until the last: a killed session leaves
@@ -198,10 +198,7 @@ def _vivit(recipe, log) -> dict:
 
 def _videobert(recipe, log) -> dict:
     r = vb.run_pipeline(recipe, log=log)
-    out = {f"zero_shot_{k}": 100 * v for k, v in r.zero_shot.items() if k != "steps"}
-    out.update({f"language_prior_{k}": 100 * v for k, v in r.language_prior.items() if k != "steps"})
-    purity = vb.word_purity(r.train_videos, r.train_tokens, r.test_videos, r.test_tokens, r.kmeans.vocab_size)
-    out.update({f"word_purity_{k}": 100 * v for k, v in purity.items()})
+    out = r.percentages()
     out.update({"steps": len(r.history.loss), "samples_per_s": r.history.samples_per_s,
                 "train_time_s": r.history.train_time})
     out.update({f"{k}_s": v for k, v in r.times.items()})  # clip network + visual words, text BERT, VideoBERT

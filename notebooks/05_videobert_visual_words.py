@@ -53,8 +53,8 @@ from minimodels.recipes.videobert import (
     GLYPH_WEIGHT,
     labelled_clips,
     make_s3d,
+    motion_accuracy,
     motion_clips,
-    predict_s3d,
     tokenize_videos,
     trained_s3d,
     videobert_recipe,
@@ -282,7 +282,7 @@ s3d, s3d_hist = trained_s3d(RECIPE, cache_dir=CACHE_DIR / "videobert", log=print
 s3d_time = time.perf_counter() - t0
 train_videos, test_videos = howto_data(RECIPE, "train"), howto_data(RECIPE, "test")
 held_x, held_motion, _ = motion_clips(RECIPE, "test", profiles.pick(smoke=8, cpu=500, gpu=1000))
-motion_acc = (predict_s3d(s3d, held_x)[:, :NUM_MOTION_CLASSES].argmax(1) == held_motion).float().mean().item()
+motion_acc = motion_accuracy(s3d, held_x, held_motion)
 print(f"clip network ready in {s3d_time:.0f} s: {RECIPE.s3d_pretrain.steps} image steps on {EXEMPLARS} glyphs, "
       f"{RECIPE.s3d.steps} clip steps on the {NUM_MOTION_CLASSES} motion classes ({', '.join(MOTION_CLASSES[:3])}, "
       f"...) with the glyph loss at weight {GLYPH_WEIGHT}")

@@ -119,6 +119,10 @@ def test_the_smoke_pipeline_runs_end_to_end():
     assert r.clip_labels == "motion" and res.supervised is None  # no verb or noun label: no supervised row
     assert all(0 <= int(t.min()) and int(t.max()) < r.num_visual_words for t in res.train_tokens)
     assert len(res.history.loss) == r.train.steps
+    pct = res.percentages()
+    assert pct["zero_shot_verb_top1"] == pytest.approx(100 * res.zero_shot["verb_top1"])
+    assert {"word_purity_verb", "word_purity_noun", "language_prior_noun_top5"} <= set(pct) and "zero_shot_steps" not in pct
+    assert all(0 <= v <= 100 for v in pct.values())
     m = res.metrics()
     json.dumps(m)  # plain values only
     assert m["num_visual_words"] == r.num_visual_words

@@ -210,12 +210,10 @@ def videobert_recipe(profile: str | None = None, **overrides) -> VideoBertRecipe
     ``clip_labels="motion"`` (the default) the image pretraining follows ``_EXEMPLAR_PRETRAIN``
     (given ``s3d_pretrain`` keys still win)."""
     profile = profile or profiles.current()
-    if profile not in _EXEMPLAR_PRETRAIN:
-        raise ValueError(f"unknown profile {profile!r}; expected one of {sorted(_EXEMPLAR_PRETRAIN)}")
     if overrides.get("clip_labels", VideoBertRecipe.clip_labels) == "motion":
         given = overrides.get("s3d_pretrain", {})
-        if not isinstance(given, TrainConfig):
-            overrides["s3d_pretrain"] = {**_EXEMPLAR_PRETRAIN[profile], **given}
+        if not isinstance(given, TrainConfig):  # (an unknown profile is refused by build_recipe)
+            overrides["s3d_pretrain"] = {**_EXEMPLAR_PRETRAIN.get(profile, {}), **given}
     return build_recipe(VideoBertRecipe, _VIDEOBERT_PROFILES, profile, overrides,
                         merged=("howto", "s3d_overrides", "bert_overrides"))
 
@@ -396,6 +394,12 @@ def predict_s3d(model: S3D, x: torch.Tensor, batch_size: int = 256, features: bo
     return torch.cat(out) if out else torch.empty(0)
 
 
+def motion_accuracy(model: S3D, x: torch.Tensor, labels: torch.Tensor) -> float:
+    """The "motion" clip network's top-1 on its own task: motion clips ``x`` (as
+    :func:`motion_clips` gives them) named by the first ``NUM_MOTION_CLASSES`` logits."""
+    return (predict_s3d(model, x)[:, :NUM_MOTION_CLASSES].argmax(1) == labels).float().mean().item()
+
+
 def s3d_accuracy(model: S3D, x, verbs, nouns) -> dict:
     logits = predict_s3d(model, x)
     return {"verb_acc": (logits[:, :NUM_VERBS].argmax(1) == verbs).float().mean().item(),
@@ -429,8 +433,7 @@ def train_s3d(recipe: VideoBertRecipe, videos=None, test_videos=None, log=print,
         held_out = motion_clips(recipe, "test", test_clips) if test_clips else None
 
         def evaluate(m):
-            logits = predict_s3d(m, held_out[0])[:, :NUM_MOTION_CLASSES]
-            return {"motion_acc": (logits.argmax(1) == held_out[1]).float().mean().item()}
+            return {"motion_acc": motion_accuracy(m, *held_out[:2])}
 
         log(f"clip network, supervised on motion classes: {config.steps} steps x {config.batch_size} clips "
             f"({len(x)} labelled motion clips; no verb or noun label)")
@@ -906,6 +909,16 @@ class VideoBertResult:
     text_bert: object = None  # the text-only BERT VideoBERT started from (None: from scratch)
     bert_prior: dict | None = None  # its language prior: Table 1's "BERT (language prior)"
 
+    def percentages(self) -> dict:
+        """The recorded studies' values, in %: ``zero_shot_*`` and ``language_prior_*`` (top-1/5 of
+        verbs and nouns) and ``word_purity_verb`` / ``word_purity_noun`` (:func:`word_purity`)."""
+        out = {f"{name}_{k}": 100 * v for name, res in (("zero_shot", self.zero_shot),
+                                                         ("language_prior", self.language_prior))
+               for k, v in res.items() if k != "steps"}
+        purity = word_purity(self.train_videos, self.train_tokens, self.test_videos, self.test_tokens,
+                             self.kmeans.vocab_size)
+        return out | {f"word_purity_{k}": 100 * v for k, v in purity.items()}
+
     def metrics(self) -> dict:
         return {"zero_shot": self.zero_shot, "language_prior": self.language_prior, "supervised": self.supervised,
                 "bert_language_prior": self.bert_prior,
@@ -966,13 +979,9 @@ def run_videobert_arm(recipe: VideoBertRecipe, cache: dict | None = None) -> dic
         cache[key] = visual_words(recipe, log=None)
     vw = cache[key]
     result = run_pipeline(recipe, log=None, words=vw)
-    out = {f"{name}_{k}": 100 * v for name, res in (("zero_shot", result.zero_shot),
-                                                     ("language_prior", result.language_prior))
-           for k, v in res.items() if k != "steps"}
+    out = result.percentages()
     fast = zero_shot_eval(result.model, vw.test_videos, vw.test_tokens, vw.vocab, step_stride=2)
     out.update({f"faster_{k}": 100 * fast[k] for k in ("verb_top5", "noun_top5")})
-    purity = word_purity(vw.train_videos, vw.train_tokens, vw.test_videos, vw.test_tokens, vw.num_visual_words)
-    out.update({f"word_purity_{k}": 100 * v for k, v in purity.items()})
     return out
 
 
