@@ -180,4 +180,24 @@ def test_videobert_studies_run_and_share_visual_words_within_a_world(tmp_path, m
     assert built == []  # the zero-shot arm left the same visual words: reused
     experiments._VIDEOBERT_CACHE.clear()
     run_experiment("videobert_data_size", "smoke", [0], tmp_path, log=None)
-    assert len(built) == 1 and not stale_arms(load("videobert_data_size", tmp_path))  # one set of words for all shares
+    sizes = load("videobert_data_size", tmp_path)
+    assert len(built) == 1 and not stale_arms(sizes)  # one set of words for all shares
+    # all of the videos is recorded once, as the zero-shot study's last arm: the same recipe
+    assert list(sizes["arms"]) == [f"{s} of the videos" for s in vb.DATA_SHARES if s != "all"]
+    assert experiments.is_arm_recipe(zs, "zero-shot: neither shortcut", vb.data_size_recipe("smoke", "all"))
+
+
+def test_is_arm_recipe_tells_a_live_run_that_is_a_recorded_arm_from_one_that_is_not():
+    import dataclasses
+
+    from minimodels.recipes import videobert as vb
+
+    data = load("videobert_zero_shot")
+    arm = "zero-shot: neither shortcut"
+    assert experiments.is_arm_recipe(data, arm, vb.videobert_recipe("cpu"))
+    assert experiments.is_arm_recipe(data, arm, vb.videobert_recipe("cpu", seed=2))  # another recorded seed
+    assert not experiments.is_arm_recipe(data, arm, vb.videobert_recipe("smoke"))  # a smaller run
+    assert not experiments.is_arm_recipe(data, arm, dataclasses.replace(vb.videobert_recipe("cpu"), mask_prob=0.2))
+    assert not experiments.is_arm_recipe(data, "probe held out of the narration", vb.videobert_recipe("cpu"))
+    with pytest.raises(ValueError, match="has no arm 'main'"):
+        experiments.is_arm_recipe(data, "main", vb.videobert_recipe("cpu"))

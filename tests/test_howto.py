@@ -18,6 +18,7 @@ from minimodels.data.howto import (
     make_howto_videos,
     make_vocab,
     narration_stats,
+    step_seconds,
     template_words,
 )
 from minimodels.tokens import SPECIAL_TOKENS, tokenize
@@ -132,6 +133,18 @@ def test_narration_stats_measure_the_two_problems():
     assert noisy["mean_abs_shift_s"] > 1.5 and noisy["outside_step"] > 0.2
     with pytest.raises(ValueError, match="non-empty sequence of HowToVideo"):
         narration_stats([])
+
+
+def test_step_seconds_measure_the_pace():
+    kw = dict(size=8, clip_frames=2, clips_per_step=(4, 4), seed=3)
+    one = step_seconds(make_howto_videos(20, **kw))
+    assert len(one) == 20 and max(one) == min(one)  # steps of one length, one pace
+    slow, fast = (step_seconds(make_howto_videos(20, speed=(s, s), **kw)) for s in (0.5, 2.0))
+    assert slow == [2 * x for x in one] and fast == [x / 2 for x in one]
+    varied = step_seconds(make_howto_videos(60, speed=(0.5, 2.0), **kw))
+    assert min(varied) < 0.75 * one[0] and max(varied) > 1.5 * one[0]
+    with pytest.raises(ValueError, match="non-empty sequence of HowToVideo"):
+        step_seconds([])
 
 
 # ----------------------------------------------------------------------------------

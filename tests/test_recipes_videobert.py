@@ -412,3 +412,45 @@ def test_data_size_arms_pretrain_on_a_share_of_the_same_videos():
         videobert_recipe("cpu", n_pretrain=601)
     with pytest.raises(ValueError, match="unknown share '1/3'"):
         data_size_recipe("cpu", "1/3")
+
+
+def test_captioning_arms_change_only_the_captioner():
+    from minimodels.recipes.videobert import CAPTION_BUDGETS, CAPTION_FEATURES, captioning_recipe
+
+    base = videobert_recipe("cpu")
+    arms = {(b, f): captioning_recipe("cpu", b, f) for b in CAPTION_BUDGETS for f in CAPTION_FEATURES}
+    for (budget, features), r in arms.items():
+        assert r.n_captions == CAPTION_BUDGETS[budget][0] and r.caption_features == features
+        # everything before the captioner is the main recipe's: one VideoBERT per seed serves every arm
+        assert {k: v for k, v in vars(r).items() if k not in ("n_captions", "caption_features", "caption")} == \
+            {k: v for k, v in vars(base).items() if k not in ("n_captions", "caption_features", "caption")}
+    assert [arms[b, "S3D"].caption.steps for b in CAPTION_BUDGETS] == [300, 300, 600, base.caption.steps]
+    assert [arms[b, "S3D"].caption.warmup_steps for b in CAPTION_BUDGETS] == [30, 30, 60, base.caption.warmup_steps]
+    with pytest.raises(ValueError, match="unknown caption budget '10 captions'"):
+        captioning_recipe("cpu", "10 captions", "S3D")
+    with pytest.raises(ValueError, match=r"caption_features must be one of \('S3D', 'VideoBERT \+ S3D'\), got 'BERT'"):
+        captioning_recipe("cpu", "60 captions", "BERT")
+    with pytest.raises(ValueError, match="n_captions must be None .* or a positive int, got 0"):
+        videobert_recipe("cpu", n_captions=0)
+
+
+def test_captioning_arms_share_one_videobert_and_score_the_held_out_segments(monkeypatch):
+    from minimodels.recipes import videobert as vb
+
+    trained = []
+    real = vb.trained_videobert
+    monkeypatch.setattr(vb, "trained_videobert", lambda *a, **kw: trained.append(1) or real(*a, **kw))
+    cache = {}
+    out = {(b, f): vb.run_captioning_arm(vb.captioning_recipe("smoke", b, f), cache)
+           for b in ("60 captions", "all captions") for f in vb.CAPTION_FEATURES}
+    assert len(trained) == 1  # VideoBERT trained once for both of its arms; S3D's arms need none
+    vw = cache["words"][1]
+    n_segments = sum(len(vb.caption_segments(v)) for v in vw.train_videos)
+    assert all(o["captions"] == min(n_segments, 60) for (b, _), o in out.items() if b == "60 captions")
+    assert all(o["captions"] == n_segments for (b, _), o in out.items() if b == "all captions")
+    assert all(0 <= o["bleu4"] <= 100 for o in out.values())
+    import dataclasses
+
+    few = vb.run_captioning_arm(dataclasses.replace(vb.captioning_recipe("smoke", "60 captions", "S3D"), n_captions=3),
+                                cache)
+    assert few["captions"] == 3 and len(trained) == 1

@@ -616,6 +616,16 @@ def narration_stats(videos) -> dict:
             "outside_step": outside / max(on, 1)}
 
 
+def step_seconds(videos) -> list[float]:
+    """Each video's mean step length in seconds: the pace at which its steps go by (what the
+    paper's video subsampling is for - people cook at different speeds). One pace for every video
+    (``speed=(1, 1)``) leaves only the spread of the step lengths themselves."""
+    videos = list(videos)
+    if not videos or not all(isinstance(v, HowToVideo) for v in videos):
+        raise ValueError(f"videos must be a non-empty sequence of HowToVideo, got {type(videos).__name__}")
+    return [sum(b - a for a, b in v.step_times()) / len(v.steps) for v in videos]
+
+
 # ----------------------------------------------------------------------------------
 # Words
 # ----------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ from minimodels.data.digitworld import digit_crops, digit_pool
 from minimodels.data.motion import NUM_MOTION_CLASSES, make_motion_videos
 from minimodels.kmeans import HierarchicalKMeans
 from minimodels.layers import count_params
-from minimodels.metrics import ranking_metrics
+from minimodels.metrics import bleu4, ranking_metrics
 from minimodels.recipes.common import (
     build_recipe,
     check_out_dir,
@@ -159,6 +159,11 @@ class VideoBertRecipe:
     # the captioning transformer (each feature set); its batch is at most the number of captions
     caption: TrainConfig = field(default_factory=lambda: TrainConfig(
         steps=1500, batch_size=64, lr=1e-3, weight_decay=0.01, warmup_steps=100, schedule="cosine"))
+    # the captioning study (Section 4.3, run_captioning_arm): the captioner learns from the first
+    # n_captions captioned segments of the training videos (None: all of them), on the features of
+    # caption_features (CAPTION_FEATURES: S3D alone, or VideoBERT + S3D)
+    n_captions: int | None = None
+    caption_features: str = "VideoBERT + S3D"
     seed: int = 0  # the run's seed: initialisation, batches, k-means, every stage
 
     def __post_init__(self):
@@ -167,6 +172,11 @@ class VideoBertRecipe:
             raise ValueError(f"clip_labels must be one of {CLIP_LABELS}, got {self.clip_labels!r}")
         if self.n_pretrain is not None and not 2 <= self.n_pretrain <= self.n_train:
             raise ValueError(f"n_pretrain must be None or in 2..n_train ({self.n_train}), got {self.n_pretrain!r}")
+        if self.caption_features not in CAPTION_FEATURES:
+            raise ValueError(f"caption_features must be one of {CAPTION_FEATURES}, got {self.caption_features!r}")
+        if self.n_captions is not None and (isinstance(self.n_captions, bool) or not isinstance(self.n_captions, int)
+                                            or self.n_captions < 1):
+            raise ValueError(f"n_captions must be None (every caption) or a positive int, got {self.n_captions!r}")
         if self.n_train < 2 or self.n_test < 1 or self.n_s3d < 1:
             raise ValueError(f"need n_train >= 2, n_test >= 1, n_s3d >= 1; got {self.n_train}, {self.n_test}, "
                              f"{self.n_s3d}")
@@ -250,6 +260,27 @@ AUGMENTATION_ARMS = {
     "without concatenation": dict(concat_prob=0.0),
     "without either": dict(concat_prob=0.0, max_stride=1),
 }
+
+
+# The captioning study (Section 4.3 where captions are scarce): the captioner's features, and each
+# budget's captioned segments (None: all) and share of the recipe's captioner steps - a small caption
+# set is seen hundreds of times either way (cpu: 300, 300, 600 and 1500 steps)
+CAPTION_FEATURES = ("S3D", "VideoBERT + S3D")
+CAPTION_BUDGETS = {"60 captions": (60, 0.2), "150 captions": (150, 0.2), "450 captions": (450, 0.4),
+                   "all captions": (None, 1.0)}
+
+
+def captioning_recipe(profile: str | None, budget: str, features: str) -> VideoBertRecipe:
+    """The main recipe with its captioner trained on ``CAPTION_BUDGETS[budget]``'s captions and
+    steps (a short schedule warms up for a tenth of it, at most the recipe's warm-up), on
+    ``features`` (``CAPTION_FEATURES``)."""
+    if budget not in CAPTION_BUDGETS:
+        raise ValueError(f"unknown caption budget {budget!r}; expected one of {list(CAPTION_BUDGETS)}")
+    base = videobert_recipe(profile)
+    n, share = CAPTION_BUDGETS[budget]
+    steps = max(1, round(share * base.caption.steps))
+    caption = dataclasses.replace(base.caption, steps=steps, warmup_steps=min(base.caption.warmup_steps, steps // 10))
+    return dataclasses.replace(base, n_captions=n, caption_features=features, caption=caption)
 
 
 # Table 2 at reduced scale: VideoBERT pre-trained on a share of the training videos (the visual words
@@ -966,23 +997,63 @@ def run_pipeline(recipe: VideoBertRecipe | None = None, log=print, progress: boo
 _WORDS_KEYS = _S3D_KEYS + ("n_train", "n_test", "kmeans_depth", "kmeans_k")
 
 
+def _shared(cache: dict, kind: str, recipe: VideoBertRecipe, keys, make):
+    """``make()``, kept in ``cache`` under ``kind`` and the recipe's ``keys`` (all fields when None)
+    for the next arm of the process that agrees on them; one entry per kind at a time (arms
+    come grouped, so an older entry is not needed again)."""
+    fields = dataclasses.asdict(recipe) if keys is None else {k: getattr(recipe, k) for k in keys}
+    key = json.dumps(fields, sort_keys=True, default=str)
+    if cache.get(kind, (None,))[0] != key:
+        cache[kind] = (key, make())
+    return cache[kind][1]
+
+
+def _words(recipe: VideoBertRecipe, cache: dict) -> VisualWords:
+    return _shared(cache, "words", recipe, _WORDS_KEYS, lambda: visual_words(recipe, log=None))
+
+
 def run_videobert_arm(recipe: VideoBertRecipe, cache: dict | None = None) -> dict:
     """One arm of a recorded VideoBERT study: the pipeline of :func:`run_pipeline` with the
     visual words (clip network, k-means, examples) shared through ``cache`` by the arms of one
     process whose recipes agree on them. Returns the zero-shot top-1/5 (%), the language prior,
     the visual words' purity (%, :func:`word_purity`) and the zero-shot top-5 on steps played
     twice as fast (every second visual word)."""
-    cache = {} if cache is None else cache
-    key = json.dumps({k: getattr(recipe, k) for k in _WORDS_KEYS}, sort_keys=True, default=str)
-    if key not in cache:
-        cache.clear()  # one set of visual words at a time: arms come grouped by world
-        cache[key] = visual_words(recipe, log=None)
-    vw = cache[key]
+    vw = _words(recipe, {} if cache is None else cache)
     result = run_pipeline(recipe, log=None, words=vw)
     out = result.percentages()
     fast = zero_shot_eval(result.model, vw.test_videos, vw.test_tokens, vw.vocab, step_stride=2)
     out.update({f"faster_{k}": 100 * fast[k] for k in ("verb_top5", "noun_top5")})
     return out
+
+
+_CAPTION_FIELDS = ("n_captions", "caption_features", "caption")
+
+
+def run_captioning_arm(recipe: VideoBertRecipe, cache: dict | None = None) -> dict:
+    """One arm of the recorded captioning study: the recipe's clip network, visual words and
+    VideoBERT (shared through ``cache`` by the arms of one process that differ only in their
+    captioner), then a captioner trained on the first ``recipe.n_captions`` captioned training
+    segments with ``recipe.caption_features``, scored on every held-out segment. Returns
+    ``bleu4`` (0-100) and ``captions`` (how many it learned from: a budget above the training
+    set's size is all of it)."""
+    cache = {} if cache is None else cache
+    vw = _words(recipe, cache)
+    keys = [f.name for f in dataclasses.fields(recipe) if f.name not in _CAPTION_FIELDS]
+
+    def datasets():
+        model = None
+        if recipe.caption_features == "VideoBERT + S3D":
+            _, _, model, _ = trained_videobert(recipe, vw.examples, vw.vocab, vw.kmeans, log=None)  # main_videobert's
+        kw = dict(model=model, vocab=vw.vocab) if model is not None else {}
+        return (caption_dataset(vw.train_videos, vw.train_features, vw.train_tokens, **kw),
+                caption_dataset(vw.test_videos, vw.test_features, vw.test_tokens, **kw))
+
+    (X, M, C), (Xt, Mt, Ct) = _shared(cache, f"captions: {recipe.caption_features}", recipe, keys, datasets)
+    n = len(C) if recipe.n_captions is None else min(recipe.n_captions, len(C))
+    d = vw.train_features[0].shape[-1]  # S3D's part of every feature; the rest is VideoBERT's
+    groups = None if X.shape[-1] == d else (d, X.shape[-1] - d)
+    captioner = train_captioner(X[:n], M[:n], C[:n], vw.vocab, recipe.caption, feature_groups=groups, log=None)
+    return {"bleu4": bleu4(generate_captions(captioner, Xt, Mt, vw.vocab), Ct), "captions": n}
 
 
 def run(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool | None = False, log=print,
