@@ -666,8 +666,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.docs:
         path = REPO_ROOT / "docs" / "RESULTS.md"
         path.parent.mkdir(exist_ok=True)
-        for results in sorted(RESULTS.glob("*.json")):
+        recorded = sorted(RESULTS.glob("*.json"))
+        for results in recorded:
             draw(load(results.stem), path.parent / "figures" / f"{results.stem}.png")
+        for figure in (path.parent / "figures").glob("*.png"):  # an experiment's results removed: its figure too
+            if figure.stem not in {r.stem for r in recorded}:
+                figure.unlink()
         path.write_text(results_markdown())
         readme = REPO_ROOT / "README.md"
         readme.write_text(with_readme_table(readme.read_text()))

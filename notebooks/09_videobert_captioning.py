@@ -14,33 +14,39 @@
 # **What you will see** (notebook 5 of 5; the model comes from notebook 06):
 #
 # 1. the main model of notebook 06 (loaded, or trained here if notebook 06 has not run);
-# 2. notebook 06's captioning experiment repeated with captions for fewer and fewer training videos,
-#    each point with several captioner seeds, VideoBERT + S3D against S3D alone;
+# 2. captioning with captions for fewer and fewer training segments, VideoBERT + S3D against S3D alone,
+#    three seeds of the whole pipeline per point (recorded);
 # 3. example captions where the captions were scarcest, a results table and questions; in the appendix,
 #    the paper's captioning template as VideoBERT fills it from a segment's visual words alone.
 #
 # Korean terms of the seed deck: see the [glossary](GLOSSARY.md).
 
 # %% [markdown] slideshow={"slide_type": "notes"}
-# **Speaker notes.** Eighteen captioners train under the cpu profile (3 caption budgets x 3 seeds x 2
-# feature sets): show the committed outputs. The point to make: notebook 06 gave its captioner a caption
-# for every segment of every video VideoBERT saw, which is not the paper's setting; here the captions
-# shrink while VideoBERT's pre-training stays, and the seeds show how much of each difference is noise.
+# **Speaker notes.** The curve is a recorded study (`results/videobert_captioning.json`): three seeds of
+# the whole pipeline - clip network, VideoBERT and the captioners at four caption budgets - about 40
+# CPU-minutes. Live here: notebook 06's model (from its cache), the captioning template it fills, and the
+# two captioners of the smallest budget (seed 0), whose captions are the examples. The point to make:
+# notebook 06's setting gives the captioner a caption for every segment VideoBERT saw, which is not the
+# paper's; here the captions shrink while VideoBERT's pre-training stays, and the seeds show how much of
+# each difference is noise.
 
 # %% slideshow={"slide_type": "skip"}
-import dataclasses
 import time
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from IPython.display import Markdown, display
 
-from minimodels import profiles, report
+from minimodels import experiments, profiles, report
 from minimodels.metrics import bleu4
 from minimodels.data.howto import CAPTION_TEMPLATE
 from minimodels.recipes.videobert import (
+    CAPTION_BUDGETS,
+    CAPTION_FEATURES,
     caption_dataset,
     caption_segments,
+    captioning_recipe,
     generate_captions,
     main_videobert,
     train_captioner,
@@ -102,133 +108,101 @@ print("text alone (no video):", fill_masks(model, None, vocab, CAPTION_TEMPLATE)
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. BLEU-4 against the number of captions
 #
-# The captioner is trained on the segments of the first training videos only (their captions; VideoBERT
-# itself keeps its pre-training on all of them), then captions the held-out videos. A small caption set
-# is trained for fewer steps (it is seen hundreds of times either way). Each point is the mean of
-# several captioner seeds; the bars span them. All the captions (every training segment) are notebook
-# 06's experiment (one seed, the recipe's steps); under the `gpu` profile that point is repeated here.
+# The captioner learns from the captioned segments of the first training videos only (VideoBERT keeps
+# its pre-training on all of them), then captions every held-out segment; a small caption set is trained
+# for fewer steps (it is seen hundreds of times either way). A seed is the whole pipeline: clip network,
+# visual words, VideoBERT and captioner. Left: mean and range of the seeds; right: the difference seed by
+# seed (the two captioners of a seed share everything up to their features).
 
 # %% tags=["hide-input", "nbval-ignore-output"]
-BUDGETS = profiles.pick(smoke=[(4, 2), (None, 2)],  # (segments or None for all, captioner steps)
-                        cpu=[(60, 300), (150, 300), (450, 600)],
-                        gpu=[(60, 300), (150, 300), (450, 600), (None, RECIPE.caption.steps)])
-SEEDS = profiles.pick(smoke=[0], cpu=[0, 1, 2], gpu=[0, 1, 2, 3, 4])
-t0 = time.perf_counter()
-bleu, examples = {}, {}  # (segments, features) -> BLEU-4 per seed; (segments, features) -> captions of seed 0
-for budget, steps in BUDGETS:
-    n = n_train if budget is None else min(budget, n_train)
-    if any(k[0] == n for k in bleu):
-        continue  # a budget above the training set's size is "all of it", already measured
-    t = time.perf_counter()
-    seeds = SEEDS if budget is not None else SEEDS[:1]  # all captions: one seed, as in notebook 06
-    for label in FEATURES:
-        X, M, C = train_sets[label]
-        Xt, Mt, _ = test_sets[label]
-        for seed in seeds:
-            # a short schedule warms up for a tenth of it (at most the recipe's warm-up)
-            config = dataclasses.replace(RECIPE.caption, steps=steps, seed=seed,
-                                         warmup_steps=min(RECIPE.caption.warmup_steps, steps // 10))
-            captioner = train_captioner(X[:n], M[:n], C[:n], vocab, config, feature_groups=GROUPS[label], log=None)
-            hyps = generate_captions(captioner, Xt, Mt, vocab)
-            bleu.setdefault((n, label), []).append(bleu4(hyps, references))
-            if seed == seeds[0]:
-                examples[(n, label)] = hyps
-    print(f"{n} segments, {steps} steps x {len(seeds)} seeds x 2 feature sets: {time.perf_counter() - t:.0f} s")
-sizes = sorted({n for n, _ in bleu})
-rows = []
-for n in sizes:
-    s, v = np.array(bleu[(n, "S3D")]), np.array(bleu[(n, "VideoBERT + S3D")])
-    wins = int((v > s).sum())
-    rows.append((n, len(s), f"{s.mean():.2f} ({s.min():.1f}-{s.max():.1f})", f"{v.mean():.2f} ({v.min():.1f}-{v.max():.1f})",
-                 f"{v.mean() - s.mean():+.2f}", f"{wins} of {len(s)}"))
-print_table(rows, ["captioned segments", "seeds", "S3D: mean (range)", "VideoBERT + S3D: mean (range)", "difference",
-                   "seeds where VideoBERT + S3D is ahead"])
-print(f"({time.perf_counter() - t0:.0f} s)")
-diffs = {n: float(np.mean(bleu[(n, "VideoBERT + S3D")]) - np.mean(bleu[(n, "S3D")])) for n in sizes}
-spread = {n: float(np.ptp(bleu[(n, "S3D")])) for n in sizes}
-
-# %% tags=["hide-input", "nbval-ignore-output"]
-fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(10, 3.4))
-for label, colour, dx in (("S3D", "tab:gray", 0.97), ("VideoBERT + S3D", "tab:blue", 1.03)):
-    means = [np.mean(bleu[(n, label)]) for n in sizes]
-    lo = [means[i] - min(bleu[(n, label)]) for i, n in enumerate(sizes)]
-    hi = [max(bleu[(n, label)]) - means[i] for i, n in enumerate(sizes)]
-    ax.errorbar([n * dx for n in sizes], means, yerr=[lo, hi], fmt="o-", capsize=3, color=colour, label=label)
-ax.set_ylabel("BLEU-4 (held-out)")
-ax.set_title("mean and range over captioner seeds", fontsize=10)
-ax.legend(fontsize=8)
-for n in sizes:  # the same seed trains both captioners: compare them seed by seed
-    d = np.array(bleu[(n, "VideoBERT + S3D")]) - np.array(bleu[(n, "S3D")])
-    ax_d.plot([n] * len(d), d, "o", color="tab:blue", alpha=0.6)
-ax_d.plot(sizes, [diffs[n] for n in sizes], "k_", markersize=18, label="mean")
+study = experiments.load("videobert_captioning")
+BUDGETS = list(CAPTION_BUDGETS)
+bleu = {(b, f): report.arm_values(study, f"{b}, {f}", "bleu4") for b in BUDGETS for f in CAPTION_FEATURES}
+sizes = {b: int(report.arm_values(study, f"{b}, S3D", "captions")[0]) for b in BUDGETS}
+fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+for f, colour, dx in (("S3D", "tab:gray", 0.97), ("VideoBERT + S3D", "tab:blue", 1.03)):
+    means = [np.mean(bleu[b, f]) for b in BUDGETS]
+    yerr = [[m - min(bleu[b, f]) for m, b in zip(means, BUDGETS)], [max(bleu[b, f]) - m for m, b in zip(means, BUDGETS)]]
+    ax.errorbar([sizes[b] * dx for b in BUDGETS], means, yerr=yerr, fmt="o-", capsize=3, color=colour, label=f)
+gains = {b: report.gain(study, f"{b}, VideoBERT + S3D", f"{b}, S3D", "bleu4", name=f"{sizes[b]} captions",
+                        over_name="S3D alone", unit="BLEU-4", digits=2) for b in BUDGETS}
+for b in BUDGETS:
+    ax_d.plot([sizes[b]] * len(gains[b]["per_seed"]), gains[b]["per_seed"], "o", color="tab:blue", alpha=0.6)
+ax_d.plot([sizes[b] for b in BUDGETS], [gains[b]["mean"] for b in BUDGETS], "k_", ms=18, label="mean")
 ax_d.axhline(0, color="gray", lw=0.8)
-ax_d.set_ylabel("BLEU-4, VideoBERT + S3D minus S3D")
-ax_d.set_title("the difference, seed by seed", fontsize=10)
-ax_d.legend(fontsize=8)
+ax_d.axhline(4.33 - 3.24, color="#cb181d", ls=":", lw=1, label="the paper's gain (YouCook2, all captions)")
+ax.set(ylabel="BLEU-4 (held-out)", title="mean and range of the seeds")
+ax_d.set(ylabel="BLEU-4, VideoBERT + S3D minus S3D", title="the difference, seed by seed")
 for a in (ax, ax_d):
-    a.set_xscale("log")
-    a.set_xticks(sizes, [str(n) for n in sizes])
-    a.minorticks_off()
-    a.set_xlabel("captioned training segments")
-fig.tight_layout()
+    a.set_xscale("log"), a.set_xticks([sizes[b] for b in BUDGETS], [str(sizes[b]) for b in BUDGETS])
+    a.minorticks_off(), a.set_xlabel("captioned training segments"), a.legend(fontsize=8)
 show(fig, "captions_curve")
+print(f"recorded by: {study['command']} (one process per seed, merged)\non {study['date']}, "
+      f"{study['machine']['cpu']}")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# **Where VideoBERT + S3D is ahead, computed** (mean over seeds, in BLEU-4 points):
+# **Where VideoBERT + S3D is ahead, computed** (paired by seed, BLEU-4 points):
 
 # %% tags=["hide-input", "nbval-ignore-output"]
-for n in sizes:
-    verdict = "ahead" if diffs[n] > 0 else "behind"
-    if len(bleu[(n, "S3D")]) == 1:
-        verdict += " (one seed)"
-    elif abs(diffs[n]) <= spread[n]:
-        verdict += f" (within the spread of S3D's seeds, {spread[n]:.1f})"
-    print(f"{n:5d} captioned segments: VideoBERT + S3D {diffs[n]:+.2f}, {verdict}")
-assert all(0 <= b <= 100 for v in bleu.values() for b in v), bleu
-ahead = [n for n in sizes if len(bleu[(n, "S3D")]) > 1 and min(np.subtract(bleu[(n, "VideoBERT + S3D")],
-                                                                           bleu[(n, "S3D")])) > 0]
-print("the paper's claim, VideoBERT's features help a captioner: "
-      + (f"every seed agrees at {', '.join(map(str, ahead))} captioned segments" if ahead
-         else "no number of captions where every seed agrees"))
+ahead = [b for b in BUDGETS if gains[b]["sign"] == 1]
+display(Markdown("  \n".join([gains[b]["sentence"] for b in BUDGETS] + [
+    "**The paper's claim, VideoBERT's features help a captioner:** " + (
+        f"every seed agrees at {', '.join(str(sizes[b]) for b in ahead)} captioned segments" if ahead
+        else "no number of captions where every seed agrees")])))
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
-# **Reading it.** Read the right panel seed by seed: at which number of captions is VideoBERT + S3D ahead
-# in every seed, and by how much next to the paper's gain (+1.1 BLEU-4)? Where is the difference smaller
-# than the spread of S3D alone's seeds (the verdicts above)? Why a gain can only be modest: VideoBERT's
-# features are computed from the visual words, which are computed from the S3D features - they hold
-# nothing about a clip that S3D's do not. What they add is a *reading* of it: at the template's masks
-# they are VideoBERT's guesses of the verbs and nouns, learned from narration without a single caption,
-# which a captioner with few examples can use almost directly; with many captions it learns to read
-# S3D's features itself (notebook 06). With 60 captioned segments the captioner may not even have
-# learned the sentence's order yet (see whether the examples below swap the two steps), which no feature
-# can teach it.
+# **Reading it.** Why a gain can only be modest: VideoBERT's features are computed from the visual
+# words, which are computed from the S3D features - they hold nothing about a clip that S3D's do not.
+# What they add is a *reading* of it: at the template's masks they are VideoBERT's guesses of the verbs
+# and nouns, learned from narration without a single caption, which a captioner with few examples can use
+# almost directly; with many captions it learns to read S3D's features itself. With 60 captioned segments
+# the captioner may not even have learned the sentence's order yet (see whether the examples below swap
+# the two steps), which no feature can teach it.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Example captions where the captions were scarcest (seed 0), in the deck's layout (GT / VideoBERT / S3D):
+# Example captions where the captions were scarcest, in the deck's layout (GT / VideoBERT / S3D): the
+# two captioners of that budget, seed 0, trained here (about half a minute):
 
 # %% tags=["hide-input", "nbval-ignore-output"]
-n0 = sizes[0]
+t0 = time.perf_counter()
+FEWEST = BUDGETS[0]
+live, captions = {}, {}
+for f in FEATURES:
+    recipe = captioning_recipe(PROFILE, FEWEST, f)
+    (X, M, C), (Xt, Mt, _) = train_sets[f], test_sets[f]
+    n = min(recipe.n_captions, n_train)
+    captioner = train_captioner(X[:n], M[:n], C[:n], vocab, recipe.caption, feature_groups=GROUPS[f], log=None)
+    captions[f] = generate_captions(captioner, Xt, Mt, vocab)
+    live[f] = bleu4(captions[f], references)
 for j in range(0, min(len(references), 40), 8):
-    print(f"GT:        {references[j]}\nVideoBERT: {examples[(n0, 'VideoBERT + S3D')][j]}\n"
-          f"S3D:       {examples[(n0, 'S3D')][j]}\n")
+    print(f"GT:        {references[j]}\nVideoBERT: {captions['VideoBERT + S3D'][j]}\n"
+          f"S3D:       {captions['S3D'][j]}\n")
+recorded = all(experiments.is_arm_recipe(study, f"{FEWEST}, {f}", captioning_recipe(PROFILE, FEWEST, f))
+               for f in FEATURES)
+print(f"BLEU-4 of these two: S3D {live['S3D']:.2f}, VideoBERT + S3D {live['VideoBERT + S3D']:.2f} "
+      + (f"(the recorded seed 0: {bleu[FEWEST, 'S3D'][0]:.2f}, {bleu[FEWEST, 'VideoBERT + S3D'][0]:.2f})" if recorded
+         else f"({PROFILE} profile: not the recorded runs)") + f"; {time.perf_counter() - t0:.0f} s")
 
 # %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 3. Results
+#
+# Mean and range of the seeds; the paper's numbers are YouCook2's, with all of its captions.
 
 # %% tags=["hide-input", "nbval-ignore-output"]
-print_table([(n, f"{np.mean(bleu[(n, 'S3D')]):.2f}", f"{np.mean(bleu[(n, 'VideoBERT + S3D')]):.2f}", f"{diffs[n]:+.2f}")
-             for n in sizes], ["captioned segments", "BLEU-4, S3D", "BLEU-4, VideoBERT + S3D", "difference"])
+print_table([(sizes[b], *[experiments.summarise(bleu[b, f]) for f in CAPTION_FEATURES], f"{gains[b]['mean']:+.2f}")
+             for b in BUDGETS], ["captioned segments", "BLEU-4, S3D", "BLEU-4, VideoBERT + S3D", "difference"])
 print("the paper (YouCook2): S3D 3.24, VideoBERT + S3D 4.33 (+1.09)")
-for n in sizes:
-    record(NB, f"captioning BLEU-4 gain of VideoBERT + S3D, {n} captioned segments", round(diffs[n], 2), 1.09,
-           note=f"mean of {len(bleu[(n, 'S3D')])} captioner seed(s); paper: YouCook2, 4.33 - 3.24")
+for b in BUDGETS:
+    record(NB, f"captioning BLEU-4 gain of VideoBERT + S3D, {sizes[b]} captioned segments", round(gains[b]["mean"], 2),
+           1.09, note=f"mean of {len(study['seeds'])} seeds, results/videobert_captioning.json; paper: YouCook2, "
+           "4.33 - 3.24")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Take-aways
 #
 # - VideoBERT's features are a function of S3D's: they add a reading (verb and noun guesses), no new facts.
 # - Whether that reading helps a captioner with few captions needs seeds: the verdict line says where they agree.
-# - A difference of about one BLEU point needs several captioner seeds; the paper reports one number.
+# - A difference of about one BLEU point needs several seeds; the paper reports one number.
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # ### Questions to ask the room
@@ -244,5 +218,4 @@ for n in sizes:
 # %% [markdown] slideshow={"slide_type": "subslide"} tags=["appendix"]
 # ### More questions
 #
-# 4. Each point has a few captioner seeds. How many would you need to call a difference of one BLEU
-#    point real?
+# 4. Each point has three seeds. How many would you need to call a difference of one BLEU point real?

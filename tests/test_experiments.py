@@ -34,6 +34,8 @@ def test_results_doc_and_readme_table_are_generated_from_the_results():
     assert doc.read_text() == results_markdown(), "docs/RESULTS.md is out of date: run `make docs`"
     readme = (REPO / "README.md").read_text()
     assert readme == with_readme_table(readme), "README.md's results table is out of date: run `make docs`"
+    figures = {p.stem for p in (REPO / "docs" / "figures").glob("*.png")}
+    assert figures == {p.stem for p in COMMITTED}, "docs/figures/ holds a figure of no results file: run `make docs`"
 
 
 def test_readme_is_short():
