@@ -329,16 +329,12 @@ show(fig, "zero_shot_examples")
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Captioning (Section 4.3)
 #
-# VideoBERT as a feature extractor. A segment (here: two consecutive steps; reference "lift the three
-# and then spin the seven") gets the template "now let's [MASK] the [MASK] to the [MASK], and then
-# [MASK] the [MASK]" with its visual words; the outputs at the video tokens and at the masks, averaged,
-# are concatenated to every clip's S3D feature. The same small captioning transformer
-# (`minimodels.captioner`) is trained on S3D features alone and on VideoBERT + S3D, then decodes greedily.
-# It normalises each feature source on its own (`feature_groups`), so that VideoBERT's larger part does
-# not set the scale of S3D's.
-#
-# Trained on every captioned segment of the training videos, three seeds of the whole pipeline
-# (`videobert_captioning`, its last two arms; notebook 09 draws the rest of that study):
+# VideoBERT as a feature extractor: a segment (two consecutive steps) gets the template "now let's [MASK]
+# the [MASK] to the [MASK], and then [MASK] the [MASK]" with its visual words; the outputs at the video
+# tokens and at the masks, averaged, join every clip's S3D feature. One small captioning transformer
+# (`minimodels.captioner`, each feature source normalised on its own) is trained on S3D alone and on
+# VideoBERT + S3D, and decodes greedily. Every captioned segment, three seeds of the whole pipeline
+# (`videobert_captioning`'s last two arms; notebook 09 draws the rest):
 
 # %% tags=["hide-input", "nbval-ignore-output"]
 cap_study = experiments.load("videobert_captioning")
@@ -354,14 +350,11 @@ for f, paper in PAPER_BLEU.items():
     record(NB, f"captioning BLEU-4, {f} (3 seeds, recorded)", round(float(np.mean(bleu[f])), 2), paper,
            note="mean of the seeds, results/videobert_captioning.json")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# **Read these numbers with care.** Both are far above the paper's 3-4 BLEU-4: every reference is one
-# template, and the captioner is trained on a caption for every segment VideoBERT saw - thousands of
-# examples of which verb and noun go with which features. That is the supervision the clip network never
-# had, and with it the captioner learns to read the verbs and nouns off S3D's features alone; VideoBERT's
-# features, computed from the same S3D features, have little left to add. The paper's captioner had far
-# fewer captions than VideoBERT had narrated videos; notebook 09 gives ours fewer, and shows example
-# captions in the deck's layout (GT / VideoBERT / S3D).
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# **Read these with care.** Far above the paper's 3-4 BLEU-4: every reference is one template, and the
+# captioner gets a caption for every segment - the verb and noun supervision the clip network never had -
+# so it reads them off S3D's features, and VideoBERT's have little left to add. The paper had far fewer
+# captions than narrated videos; notebook 09 gives ours fewer.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Text-to-video
