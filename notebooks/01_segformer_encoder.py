@@ -18,7 +18,8 @@
 #    cost measured against resolution;
 # 5. *Mix-FFN*: why a 3x3 convolution can replace positional encoding;
 # 6. the four stages traced shape by shape, the six variants, their parameters and FLOPs;
-# 7. a results table against the paper and questions for discussion.
+# 7. a results table against the paper;
+# 8. the encoder pretrained on digits (our ImageNet-1K) for notebook 02, and questions for discussion.
 #
 # Along the way, the questions people ask about the paper and its code (marked **Q:**)
 # are answered where they arise.
@@ -27,8 +28,8 @@
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Speaker notes.** This deck follows the seed deck's order: ViT's limits (이전 연구의 한계), the
-# contributions (핵심 기여), then the encoder's three parts. Nothing here trains, so the whole notebook can
-# be re-run live on a laptop CPU; only "Time and memory, measured" depends on the machine - show its
+# contributions (핵심 기여), then the encoder's three parts. Only section 8 trains (under a minute), so the whole
+# notebook can be re-run live on a laptop CPU; only "Time and memory, measured" depends on the machine - show its
 # committed plot if the laptop is busy. Budget in the talk (talk.html): sections 1-2 four minutes, 3-5
 # eleven, 6-7 four; notebook 02 and the discussion take the rest (docs/PRESENTING.md).
 
@@ -49,7 +50,9 @@ from minimodels import profiles
 from minimodels.data.digitworld import make_scenes
 from minimodels.flops import BREAKDOWN_HEADERS, breakdown_rows, count_macs, macs_by_module, macs_by_op
 from minimodels.layers import count_params
-from minimodels.report import figure_saver, print_table, record, show_source
+from minimodels.recipes.common import digit_task
+from minimodels.recipes.segformer import make_segformer, segformer_recipe, trained_encoder
+from minimodels.report import CACHE_DIR, figure_saver, print_table, record, show_source
 from minimodels.segformer import (
     VARIANTS,
     EfficientSelfAttention,
@@ -1012,6 +1015,46 @@ record(NB, "B5 COCO-Stuff GFLOPs (512x512)", round(b5_512 / 1e9, 1), PAPER_TABLE
 record(NB, "B0 params with the paper's E = 8,8,4,4", round(count_params(meta_model("b0", mlp_ratio=PAPER_E)) / 1e6, 2), PAPER_TABLE2_PARAMS["b0"], "M", "Table 2 (total): only E = 4 matches")
 record(NB, "conv output size, in 8, K3 S2 P1", conv_out(8, 3, 2, 1), 4, "", "seed deck's worked example")
 print("results logged:", NB)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 8. Before notebook 02: pretraining the encoder
+#
+# SegFormer's encoder is pretrained on ImageNet-1K before it sees a mask. Our stand-in, stage 1 of
+# notebook 02's run: MiT-B0 with a pooled linear head learns to name handwritten digits, scored on
+# held-out writers. The weights go to `runs/cache/` for notebook 02. The one cell here that trains
+# (under a minute): show its outputs when presenting.
+
+# %% tags=["hide-input"]
+ENCODER_RECIPE = segformer_recipe()
+(crops, crop_labels), _ = digit_task(12, ENCODER_RECIPE.pretrain_size, ENCODER_RECIPE.data_seed,
+                                     ENCODER_RECIPE.pretrain_textured, ENCODER_RECIPE.pretrain_plain, test=False)
+fig, axes = plt.subplots(1, 12, figsize=(10, 1.2))
+for ax, crop, label in zip(axes, crops, crop_labels):
+    ax.imshow(crop.permute(1, 2, 0).clamp(0, 1)), ax.set_title(str(int(label)), fontsize=9), ax.axis("off")
+fig.suptitle(f"pretraining crops ({ENCODER_RECIPE.pretrain_size} px) and their labels", fontsize=10)
+show(fig, "pretraining_crops")
+
+# %% tags=["nbval-ignore-output"]
+encoder_model = make_segformer(ENCODER_RECIPE)  # the recipe's B0, from its seed
+pretrain = trained_encoder(encoder_model, ENCODER_RECIPE,
+                           cache_dir=CACHE_DIR / "segformer", log=print)
+digit_acc = float(pretrain.evals[-1]["acc"])
+
+# %% tags=["hide-input", "nbval-ignore-output"]
+fig, ax = plt.subplots(figsize=(7, 2.3), constrained_layout=True)
+k = max(1, len(pretrain.loss) // 40)
+ax.plot(pretrain.step[k - 1:], torch.tensor(pretrain.loss).unfold(0, k, 1).mean(1), color="C2",
+        label=f"training loss (mean of {k} steps)")
+ax.plot([e["step"] for e in pretrain.evals], [float(e["acc"]) for e in pretrain.evals], "o", color="C3",
+        label="held-out accuracy")
+ax.set(xlabel="step", title=f"Encoder pretraining: {len(pretrain.loss)} steps, held-out accuracy {digit_acc:.3f}")
+ax.legend(fontsize=8)
+show(fig, "encoder_pretraining")
+record(NB, "encoder pretraining: held-out digit accuracy", round(digit_acc, 3), None, "accuracy",
+       note=f"{len(pretrain.loss)} steps at {ENCODER_RECIPE.pretrain_size}px, profile {ENCODER_RECIPE.profile}; "
+            "the paper: ImageNet-1K")
+if PROFILE != "smoke":
+    assert digit_acc > 0.8, digit_acc  # chance is 0.1
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Take-aways

@@ -369,3 +369,33 @@ def test_erf_run_reports_radii_and_mass_curves_per_map():
     erf[4, 4], erf[0, 0] = 9.0, 1.0  # 90% at the centre, the rest in a corner 4 px away
     assert recipes.erf_radius(erf) == 0 and recipes.erf_radius(erf, 0.95) == 4
     assert recipes.erf_mass_within(erf, (0, 3, 4)) == pytest.approx([0.9, 0.9, 1.0])
+
+
+def test_pretrained_encoder_is_cached_and_gives_the_same_run(tmp_path):
+    recipe = segformer_recipe("smoke")
+    fresh = train_segformer(recipe, log=None)  # no cache: pretrains
+    cached = train_segformer(recipe, log=None, cache_dir=tmp_path)  # pretrains and saves the encoder
+    assert len(list(tmp_path.glob("segformer-encoder-smoke-*.pt"))) == 1
+    lines = []
+    loaded = train_segformer(recipe, log=lines.append, cache_dir=tmp_path)  # loads it
+    assert any("pretrained encoder: loaded" in line for line in lines)
+    assert not any("pretraining the encoder" in line for line in lines)
+    assert loaded.pretrain.loss == fresh.pretrain.loss and loaded.pretrain.evals == fresh.pretrain.evals
+    # the segmentation stage is seeded on its own: the same run whether the encoder was loaded or trained
+    for run in (cached, loaded):
+        assert run.history.loss == fresh.history.loss and run.miou == fresh.miou
+        assert all(torch.equal(p, q) for p, q in zip(fresh.model.parameters(), run.model.parameters()))
+    # a recipe whose pretraining differs does not pick up these weights; one that differs only after it does
+    lines = []
+    train_segformer(segformer_recipe("smoke", pretrain={"steps": recipe.pretrain.steps + 1}), log=lines.append,
+                    cache_dir=tmp_path)
+    assert any("pretraining the encoder" in line for line in lines)
+    lines = []
+    train_segformer(segformer_recipe("smoke", train={"steps": recipe.train.steps + 1}), log=lines.append,
+                    cache_dir=tmp_path)
+    assert any("pretrained encoder: loaded" in line for line in lines)
+    # a corrupt cache file is an error naming it, never a silently different encoder
+    for path in tmp_path.glob("segformer-encoder-smoke-*.pt"):
+        path.write_bytes(b"not a checkpoint")
+    with pytest.raises(Exception, match="not a readable checkpoint"):
+        train_segformer(recipe, log=None, cache_dir=tmp_path)

@@ -10,6 +10,8 @@ every stage. The run has one seed, ``recipe.seed``: every stage trains with it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import time
 from pathlib import Path
 
@@ -105,6 +107,17 @@ def check_out_dir(out_dir) -> Path | None:
         if p.exists() and not p.is_dir():
             raise NotADirectoryError(f"the output directory {out_dir} cannot be created: {p} is a file")
     return out_dir / "stages"
+
+
+def cache_path(recipe, cache_dir, kind: str, keys=None) -> Path | None:
+    """Where a trained stage of ``recipe`` is kept for later runs (a later notebook, the next
+    execution): ``cache_dir/<kind>-<profile>-<hash of the recipe fields that define it>.pt``, the
+    fields being ``keys`` (default: all of them); None without a ``cache_dir``."""
+    if cache_dir is None:
+        return None
+    fields = dataclasses.asdict(recipe) if keys is None else {k: getattr(recipe, k) for k in keys}
+    tag = hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return Path(cache_dir) / f"{kind}-{recipe.profile}-{tag}.pt"
 
 
 def wall_time(t0: float, *histories: History | None) -> float:

@@ -62,6 +62,7 @@ from minimodels.metrics import confusion_matrix, mean_iou
 from minimodels.recipes.common import (
     Result,
     build_recipe,
+    cache_path,
     check_out_dir,
     check_recipe,
     classify_digits,
@@ -72,7 +73,16 @@ from minimodels.recipes.common import (
     wall_time,
 )
 from minimodels.segformer import SegFormer
-from minimodels.train import History, TrainConfig, device_name, fit, resolve_device, sample_batches
+from minimodels.train import (
+    History,
+    TrainConfig,
+    device_name,
+    fit,
+    load_checkpoint,
+    resolve_device,
+    sample_batches,
+    save_checkpoint,
+)
 
 
 @dataclass
@@ -313,6 +323,38 @@ def pretrain_encoder(model: SegFormer, recipe: SegFormerRecipe, log=print, progr
                            (normalize(test_images), test_labels), log=log, resume=resume, run=run_identity(recipe))
 
 
+# the recipe fields that define the pretrained encoder (the segmentation stage and its scenes do not)
+_ENCODER_KEYS = ("variant", "model_overrides", "image_size", "pretrain_size", "pretrain_crops", "pretrain_textured",
+                 "pretrain_plain", "pretrain", "data_seed", "seed")
+
+
+def trained_encoder(model: SegFormer, recipe: SegFormerRecipe, cache_dir=None, log=print,
+                       progress: bool | None = False, checkpoint_dir=None, resume: bool = False) -> History:
+    """Stage 1 of :func:`train_segformer`: ``model.encoder`` (as :func:`make_segformer` builds it)
+    pretrained in place on digit classification (:func:`pretrain_encoder`; a learned positional
+    encoding is trained at the pretraining grid, then resampled once), or loaded with its history
+    from ``cache_dir/segformer-encoder-<profile>-<hash of the fields that define it>.pt`` when an
+    earlier run (notebook 01) left it there; a fresh run saves it there. Returns the stage's
+    :class:`History`. ``checkpoint_dir`` / ``resume``: as in :func:`pretrain_encoder`."""
+    log = log or (lambda line: None)
+    path = cache_path(recipe, cache_dir, "segformer-encoder", _ENCODER_KEYS)
+    if path is not None and path.exists():
+        ckpt = load_checkpoint(path)
+        model.encoder.load_state_dict(ckpt["encoder"])
+        log(f"pretrained encoder: loaded {path}")
+        return History.from_dict(ckpt["history"])
+    learned_pe = model.config.pos_encoding == "learned"
+    if learned_pe:  # the PE is trained at the pretraining grid, then resampled once (ViT practice)
+        pe_size = model.config.pe_size
+        model.encoder.resize_positional_embeddings(recipe.pretrain_size, recipe.pretrain_size)
+    history = pretrain_encoder(model, recipe, log=log, progress=progress, checkpoint_dir=checkpoint_dir, resume=resume)
+    if learned_pe:
+        model.encoder.resize_positional_embeddings(*pe_size)
+    if path is not None:
+        save_checkpoint(path, {"encoder": model.encoder.state_dict(), "history": history.to_dict()})
+    return history
+
+
 def make_segformer(recipe: SegFormerRecipe, encoder: dict | None = None):
     """The recipe's model, initialised from ``recipe.seed``; ``encoder``: a state dict (e.g.
     ``result.pretrained_encoder``) to start the encoder from. A learned positional encoding
@@ -359,7 +401,7 @@ def _scenes(recipe: SegFormerRecipe, split: str, size: int | None, n: int | None
 
 
 def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progress: bool | None = False, log=print,
-                    resume: bool = False, model=None, evaluate=None) -> SegFormerResult:
+                    resume: bool = False, model=None, evaluate=None, cache_dir=None) -> SegFormerResult:
     """Train SegFormer on DigitWorld scenes with ``recipe`` and evaluate it on held-out scenes.
 
     1. data: ``n_train`` training and ``n_test`` held-out test scenes (``segformer_data``);
@@ -375,7 +417,9 @@ def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progres
     (``None``: silent). model: train this SegFormer instead (e.g. one whose encoder was
     pretrained before, see ``make_segformer(recipe, encoder=...)``); it is not pretrained again.
     evaluate: ``evaluate(model) -> {"miou": ..., ...}`` in place of the held-out scenes' mIoU, for
-    the periodic and final evaluations (the result's ``miou`` is its ``"miou"``).
+    the periodic and final evaluations (the result's ``miou`` is its ``"miou"``). cache_dir: where
+    the pretrained encoder is kept for later runs, and taken from when an earlier run (notebook 01)
+    left it (:func:`trained_encoder`); the segmentation stage always trains.
     """
     t0 = time.perf_counter()
     recipe = recipe or segformer_recipe()
@@ -385,7 +429,7 @@ def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progres
     train_images = normalize(train_images)  # once, up front (test images are normalised in evaluation)
     test_images, test_masks = segformer_data(recipe, "test")
     config = stage_config(recipe.train, out_dir, "checkpoint", progress)  # out_dir/checkpoint.pt
-    pretrain, pretrained_encoder = None, None
+    pretrain, encoder_weights = None, None
     if model is None:
         model = make_segformer(recipe)
         n_params = count_params(model)
@@ -393,15 +437,9 @@ def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progres
             f"{recipe.n_train} train / {recipe.n_test} test scenes at {recipe.image_size}px, "
             f"device {device_name(config.device)}")
         if recipe.pretrain.steps:
-            learned_pe = model.config.pos_encoding == "learned"
-            if learned_pe:  # the PE is trained at the pretraining grid, then resampled once (ViT practice)
-                pe_size = model.config.pe_size
-                model.encoder.resize_positional_embeddings(recipe.pretrain_size, recipe.pretrain_size)
-            pretrain = pretrain_encoder(model, recipe, log=log, progress=progress, checkpoint_dir=stages,
-                                        resume=resume)
-            if learned_pe:
-                model.encoder.resize_positional_embeddings(*pe_size)
-            pretrained_encoder = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
+            pretrain = trained_encoder(model, recipe, cache_dir=cache_dir, log=log, progress=progress,
+                                       checkpoint_dir=stages, resume=resume)
+            encoder_weights = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
     log(f"segmentation: {config.steps} steps x {config.batch_size} scenes, lr {config.lr:g} "
         f"(head x{config.head_lr_mult:g}), {config.schedule} schedule")
 
@@ -415,7 +453,7 @@ def train_segformer(recipe: SegFormerRecipe | None = None, out_dir=None, progres
     return SegFormerResult(model=model, miou=final["miou"], per_class_iou=final.get("per_class_iou", {}), history=history,
                            images_per_s=history.samples_per_s, wall_time=wall_time(t0, history, pretrain),
                            recipe=recipe, device=device_name(resolve_device(config.device)), pretrain=pretrain,
-                           pretrained_encoder=pretrained_encoder)
+                           pretrained_encoder=encoder_weights)
 
 
 def run(profile: str | None = None, out_dir=None, resume: bool = False, progress: bool | None = False,

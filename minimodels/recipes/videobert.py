@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -74,6 +73,7 @@ from minimodels.layers import count_params
 from minimodels.metrics import bleu4, ranking_metrics
 from minimodels.recipes.common import (
     build_recipe,
+    cache_path,
     check_out_dir,
     check_recipe,
     classify_digits,
@@ -494,21 +494,12 @@ def clip_features(model: S3D, videos) -> list[torch.Tensor]:
 _S3D_KEYS = ("clip_labels", "n_s3d", "data_seed", "howto", "s3d_variant", "s3d_overrides", "s3d_pretrain", "s3d", "seed")
 
 
-def _cache_path(recipe: VideoBertRecipe, cache_dir, kind: str, keys=None):
-    """``cache_dir/<kind>-<profile>-<hash of the recipe fields that define it>.pt`` (None without a dir)."""
-    if cache_dir is None:
-        return None
-    fields = dataclasses.asdict(recipe) if keys is None else {k: getattr(recipe, k) for k in keys}
-    tag = hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:10]
-    return Path(cache_dir) / f"{kind}-{recipe.profile}-{tag}.pt"
-
-
 def trained_s3d(recipe: VideoBertRecipe, cache_dir=None, log=print, progress: bool | None = False, checkpoint_dir=None,
                 resume: bool = False):
     """:func:`train_s3d`, or its weights from ``cache_dir/s3d-<profile>-<hash of the recipe>.pt``
     when an earlier run (notebook 05) left them there. Returns ``(model, history or None)``.
     ``checkpoint_dir`` / ``resume``: passed to :func:`train_s3d`."""
-    path = _cache_path(recipe, cache_dir, "s3d", _S3D_KEYS)
+    path = cache_path(recipe, cache_dir, "s3d", _S3D_KEYS)
     if path is not None and path.exists():
         model = make_s3d(recipe)
         model.load_state_dict(load_checkpoint(path)["model"])
@@ -675,7 +666,7 @@ def trained_videobert(recipe: VideoBertRecipe, examples, vocab: Vocab, kmeans, c
     """The recipe's text BERT and VideoBERT (:func:`pretrain_text_bert`, :func:`train_videobert`),
     saved to ``cache_dir`` - or, with ``reuse``, both loaded from there when an earlier run
     (notebook 06) saved them. Returns ``(text_bert, text_history or None, model, history or None)``."""
-    path = _cache_path(recipe, cache_dir, "videobert")
+    path = cache_path(recipe, cache_dir, "videobert")
     if reuse and path is not None and path.exists():
         ckpt = load_checkpoint(path)
         text_bert = make_text_bert(recipe, vocab)
