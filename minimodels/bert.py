@@ -119,6 +119,28 @@ class BertEmbeddings(nn.Module):
         return self.drop(self.norm(x))
 
 
+class Packing:
+    """The real tokens of a padded batch, for running the per-token layers on them alone.
+
+    ``attention_mask`` (B, L): 1 = token, 0 = padding. ``unpad(x)``: (B, L, ...) -> (N, ...), the N
+    real tokens in row order; ``pad(t)``: the inverse, with zeros at the padding. Every layer of
+    BERT except attention treats each token on its own, so running them on the N real tokens
+    gives the same values there as the padded batch, without spending work on padding - in
+    VideoBERT's pre-training batches 60% of the positions are padding.
+    """
+
+    def __init__(self, attention_mask: torch.Tensor):
+        self.shape = tuple(attention_mask.shape)
+        self.index = attention_mask.reshape(-1).nonzero().squeeze(1)
+
+    def unpad(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(-1, *x.shape[2:]).index_select(0, self.index)
+
+    def pad(self, t: torch.Tensor) -> torch.Tensor:
+        out = t.new_zeros(self.shape[0] * self.shape[1], *t.shape[1:])
+        return out.index_copy(0, self.index, t).view(*self.shape, *t.shape[1:])
+
+
 class BertSelfAttention(nn.Module):
     """Multi-head self-attention with a key mask: softmax(Q K^T / sqrt(d_h) + M) V per head,
     heads concatenated, then the output projection. ``mask`` is additive, (B, 1, 1, L): 0 for
@@ -134,13 +156,20 @@ class BertSelfAttention(nn.Module):
         self.attention_dropout = attention_dropout
         self.proj_drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        B, L, C = x.shape
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                tokens: "Packing | None" = None) -> torch.Tensor:
+        """x: (B, L, C); or, with ``tokens``, only the real tokens (N, C) of a padded batch: the
+        projections run on those alone and attention on them laid out (B, L) again."""
+        if tokens is not None:  # q, k, v of the real tokens, padded for attention (padding: masked keys)
+            q, k, v = (tokens.pad(f(x)) for f in (self.q, self.k, self.v))
+        else:
+            q, k, v = self.q(x), self.k(x), self.v(x)
+        B, L, C = q.shape
         heads = lambda t: t.view(B, L, self.num_heads, C // self.num_heads).transpose(1, 2)  # noqa: E731
         dropout = self.attention_dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(heads(self.q(x)), heads(self.k(x)), heads(self.v(x)),
-                                           attn_mask=mask, dropout_p=dropout)  # (B, heads, L, d_h)
-        return self.proj_drop(self.proj(y.transpose(1, 2).reshape(B, L, C)))
+        y = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=mask,
+                                           dropout_p=dropout).transpose(1, 2).reshape(B, L, C)  # (B, L, C)
+        return self.proj_drop(self.proj(tokens.unpad(y) if tokens is not None else y))
 
 
 class BertLayer(nn.Module):
@@ -155,8 +184,9 @@ class BertLayer(nn.Module):
         self.norm2 = nn.LayerNorm(c.hidden_dim, eps=c.layer_norm_eps)
         self.drop = nn.Dropout(c.dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.norm1(x + self.attn(x, mask))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                tokens: "Packing | None" = None) -> torch.Tensor:
+        x = self.norm1(x + self.attn(x, mask, tokens))
         return self.norm2(x + self.drop(self.fc2(F.gelu(self.fc1(x)))))
 
 
@@ -198,22 +228,38 @@ class Bert(nn.Module):
         return cls(variant_config(name, vocab_size, **overrides))
 
     def encode(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
-               attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Final hidden states (B, L, hidden_dim)."""
+               attention_mask: torch.Tensor | None = None, skip_padding: bool = False) -> torch.Tensor:
+        """Final hidden states (B, L, hidden_dim). ``skip_padding`` (with an ``attention_mask``):
+        the per-token layers run on the real tokens only (:class:`Packing`) - the same values at
+        every real token, zeros at the padding (which nothing should read) - much faster when
+        most of a batch is padding, as in training on short sequences of mixed lengths."""
         input_ids, token_type_ids, attention_mask = self._check_input(input_ids, token_type_ids, attention_mask)
         x = self.embeddings(input_ids, token_type_ids)
-        mask = None
+        mask, tokens = None, None
         if attention_mask is not None:  # (B, L) 1/0 -> additive (B, 1, 1, L): 0 / most negative
             mask = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
             mask = mask.masked_fill(~attention_mask.bool(), torch.finfo(x.dtype).min)[:, None, None, :]
+            if skip_padding:
+                tokens = Packing(attention_mask)
+                x = tokens.unpad(x)
         for layer in self.layers:
-            x = layer(x, mask)
-        return x
+            x = layer(x, mask, tokens)
+        return tokens.pad(x) if tokens is not None else x
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None = None,
-                attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """MLM logits (B, L, vocab_size)."""
-        return self.mlm_head(self.encode(input_ids, token_type_ids, attention_mask), self.embeddings.word.weight)
+                attention_mask: torch.Tensor | None = None, skip_padding: bool = False) -> torch.Tensor:
+        """MLM logits (B, L, vocab_size); ``skip_padding``: see :meth:`encode` (the head too runs
+        on the real tokens only; the logits at the padding are zeros)."""
+        hidden = self.encode(input_ids, token_type_ids, attention_mask, skip_padding)
+        return self.mlm_logits(hidden, attention_mask if skip_padding else None)
+
+    def mlm_logits(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The MLM head on hidden states (B, L, hidden_dim); with an ``attention_mask``, on the
+        real tokens only (zeros at the padding)."""
+        if attention_mask is None:
+            return self.mlm_head(hidden, self.embeddings.word.weight)
+        tokens = Packing(attention_mask)
+        return tokens.pad(self.mlm_head(tokens.unpad(hidden), self.embeddings.word.weight))
 
     def _check_input(self, input_ids, token_type_ids, attention_mask):
         c = self.config

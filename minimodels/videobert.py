@@ -300,8 +300,10 @@ class VideoBert(nn.Module):
     ``text_vocab_size`` are text (special tokens and words), visual word ``v`` is id
     ``text_vocab_size + v``.
 
-    forward(input_ids (B, L) | VideoBertInput, token_type_ids, attention_mask) ->
-    ``(mlm_logits (B, L, vocab_size), align_logit (B,))``.
+    forward(input_ids (B, L) | VideoBertInput, token_type_ids, attention_mask, skip_padding=False)
+    -> ``(mlm_logits (B, L, vocab_size), align_logit (B,))``; ``skip_padding``: every per-token
+    layer runs on the real tokens only (:meth:`minimodels.bert.Bert.encode`), the logits at the
+    padding are zeros - the training losses use it.
     """
 
     def __init__(self, bert: Bert, text_vocab_size: int, num_visual_words: int):
@@ -366,13 +368,13 @@ class VideoBert(nn.Module):
         return cls(bert, text_vocab_size, num_visual_words)
 
     def forward(self, input_ids, token_type_ids: torch.Tensor | None = None,
-                attention_mask: torch.Tensor | None = None):
+                attention_mask: torch.Tensor | None = None, skip_padding: bool = False):
         if isinstance(input_ids, VideoBertInput):
             inp = input_ids
             input_ids, token_type_ids, attention_mask = inp.input_ids, inp.token_type_ids, inp.attention_mask
         self._check_input(input_ids)
-        hidden = self.bert.encode(input_ids, token_type_ids, attention_mask)
-        mlm_logits = self.bert.mlm_head(hidden, self.bert.embeddings.word.weight)
+        hidden = self.bert.encode(input_ids, token_type_ids, attention_mask, skip_padding)
+        mlm_logits = self.bert.mlm_logits(hidden, attention_mask if skip_padding else None)
         return mlm_logits, self.alignment_head(hidden[:, 0])
 
     def _check_input(self, ids) -> None:
@@ -620,7 +622,7 @@ def videobert_loss(model: VideoBert, batch: PretrainingBatch, align_weight: floa
     ``loss``, ``mlm_loss``, ``align_loss``, ``mlm_accuracy``, ``align_accuracy``
     (NaN where there was nothing to measure).
     """
-    mlm_logits, align_logit = model(batch.inputs)
+    mlm_logits, align_logit = model(batch.inputs, skip_padding=True)  # the loss reads real tokens only
     labelled = batch.labels != IGNORE_INDEX
     if labelled.any():
         mlm_loss = F.cross_entropy(mlm_logits[labelled], batch.labels[labelled])

@@ -73,6 +73,30 @@ def test_padding_is_invisible_to_real_tokens():
     assert (model(ids, torch.zeros_like(ids)) - alone).abs().max() > 1e-3
 
 
+def test_skip_padding_gives_the_same_values_and_gradients_at_real_tokens():
+    model = tiny_bert().train()
+    lengths = [16, 3, 9, 1]
+    mask = torch.tensor([[1] * n + [0] * (16 - n) for n in lengths])
+    ids = torch.randint(1, 60, (4, 16)) * mask
+    types = (torch.arange(16) >= 5).long().expand(4, 16) * mask
+    real = mask.bool()
+
+    def run(skip):
+        model.zero_grad()
+        hidden = model.encode(ids, types, mask, skip_padding=skip)
+        logits = model(ids, types, mask, skip_padding=skip)
+        logits[real].logsumexp(-1).sum().backward()
+        return hidden, logits, [p.grad.clone() for p in model.parameters()]
+
+    hidden, logits, grads = run(False)
+    hidden2, logits2, grads2 = run(True)
+    assert (hidden2[real] - hidden[real]).abs().max() < 1e-5 and (logits2[real] - logits[real]).abs().max() < 1e-5
+    assert torch.equal(hidden2[~real], torch.zeros_like(hidden2[~real]))  # nothing computed at the padding
+    assert max((a - b).abs().max() for a, b in zip(grads, grads2)) < 1e-5
+    # without a mask there is no padding to skip: the same call as without skip_padding
+    assert torch.equal(model.encode(ids, types, skip_padding=True), model.encode(ids, types))
+
+
 def test_post_layer_norm_and_gelu():
     model = tiny_bert()
     x = torch.randn(2, 5, 128)

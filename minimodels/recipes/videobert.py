@@ -614,7 +614,7 @@ def make_text_bert(recipe: VideoBertRecipe, vocab: Vocab):
 
 def _text_mlm_loss(model, batch):
     inp = batch.inputs
-    logits = model(inp.input_ids, inp.token_type_ids, inp.attention_mask)
+    logits = model(inp.input_ids, inp.token_type_ids, inp.attention_mask, skip_padding=True)  # real tokens only
     sel = batch.labels != IGNORE_INDEX
     loss = F.cross_entropy(logits[sel], batch.labels[sel])
     return loss, {"mlm_accuracy": (logits[sel].argmax(-1) == batch.labels[sel]).float().mean()}
