@@ -251,7 +251,9 @@ if PROFILE != "smoke":  # above the language prior, which sits near chance
 # `videobert_zero_shot` runs the whole pipeline with three seeds, in this recipe and with two shortcuts
 # put back, alone and together: the probe sentence inside the narration (one of its templates), and a
 # clip network trained on the very verbs and nouns the probe is scored on. Bars are means, dots seeds;
-# purity: how often a visual word alone names the label (notebook 05).
+# purity: how often a visual word alone names the label (notebook 05). The star, this notebook's run,
+# is one more draw rather than seed 0: the recorded runs used one thread each, and the thread count
+# changes the order of floating-point sums, so runs part ways - by as much as the seeds do.
 
 # %% tags=["hide-input", "nbval-ignore-output"]
 zs_study = experiments.load("videobert_zero_shot")
