@@ -762,7 +762,8 @@ recipe = segformer_recipe()
 report.print_recipe(recipe)
 
 # %% tags=["nbval-ignore-output"]
-result = train_segformer(recipe, log=print, cache_dir=CACHE_DIR / "segformer")  # the encoder: notebook 01's
+# the encoder comes pretrained from notebook 01 (runs/cache/), or is pretrained here
+result = train_segformer(recipe, log=print, cache_dir=CACHE_DIR / "segformer")
 model, miou = result.model.eval(), result.miou
 
 # %% tags=["nbval-ignore-output", "hide-input"]
