@@ -414,7 +414,7 @@ print(f"next step's verb from the forecast word: {hits / total:.3f}; from the cu
 # videos the order of steps is predictable (chop, then fry), which is what the paper's forecasting
 # examples show.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["appendix"]
 # ## 7. CBT's critique
 #
 # Contrastive Bidirectional Transformer (Sun, Baradel, Murphy, Schmid 2019), by the same group: turning
