@@ -329,7 +329,7 @@ _ENCODER_KEYS = ("variant", "model_overrides", "image_size", "pretrain_size", "p
 
 
 def trained_encoder(model: SegFormer, recipe: SegFormerRecipe, cache_dir=None, log=print,
-                       progress: bool | None = False, checkpoint_dir=None, resume: bool = False) -> History:
+                    progress: bool | None = False, checkpoint_dir=None, resume: bool = False) -> History:
     """Stage 1 of :func:`train_segformer`: ``model.encoder`` (as :func:`make_segformer` builds it)
     pretrained in place on digit classification (:func:`pretrain_encoder`; a learned positional
     encoding is trained at the pretraining grid, then resampled once), or loaded with its history
