@@ -10,7 +10,7 @@ from minimodels.data.digitworld import SEG_CLASSES, digit_crops, make_scenes
 from minimodels.recipes import segformer as recipes
 from minimodels.segformer import SegFormer
 from minimodels.recipes.segformer import evaluate_segformer, segformer_recipe, train_segformer
-from minimodels.train import TrainConfig
+from minimodels.train import CheckpointError, TrainConfig
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -397,5 +397,5 @@ def test_pretrained_encoder_is_cached_and_gives_the_same_run(tmp_path):
     # a corrupt cache file is an error naming it, never a silently different encoder
     for path in tmp_path.glob("segformer-encoder-smoke-*.pt"):
         path.write_bytes(b"not a checkpoint")
-    with pytest.raises(Exception, match="not a readable checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         train_segformer(recipe, log=None, cache_dir=tmp_path)
