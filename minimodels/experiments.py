@@ -91,6 +91,17 @@ def _segformer_speed(recipe) -> dict:
     return seg.measure_segformer_speed(recipe)
 
 
+_SEGFORMER_CACHE: dict = {}  # one process's jointly trained SegFormer, shared by a seed's decoder widths
+
+
+def _decoder_width(recipe) -> dict:
+    return seg.run_decoder_width(recipe, cache=_SEGFORMER_CACHE)
+
+
+def _decoder_width_arm(width):
+    return lambda profile: seg.decoder_width_recipe(profile, width)
+
+
 def _table_1c_arm(pos_encoding):
     return lambda profile: seg.table_1c_recipe(profile, pos_encoding)
 
@@ -175,6 +186,11 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment(
         "segformer_main", "SegFormer's reduced run (notebook 02's main run): held-out mIoU over seeds",
         [Arm("MiT-B0, All-MLP decoder", seg.segformer_recipe, _segformer)], ("miou",)),
+    Experiment(
+        "segformer_table_1b", "Table 1b on a frozen encoder: how wide the All-MLP decoder must be on top of a good "
+        "encoder (the main run's, frozen; a fresh decoder of each width C trained on it), held-out mIoU; joint_miou "
+        "is the main run's own C = 128 decoder, trained with the encoder",
+        [Arm(f"C={c}", _decoder_width_arm(c), _decoder_width) for c in seg.DECODER_WIDTHS], ("miou", "joint_miou")),
     Experiment(
         "segformer_table_1c", "Table 1c: how Mix-FFN and a learned PE change when the test input grows past the "
         "training crop (whole input vs sliding windows of the training size)",

@@ -399,3 +399,34 @@ def test_pretrained_encoder_is_cached_and_gives_the_same_run(tmp_path):
         path.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         train_segformer(recipe, log=None, cache_dir=tmp_path)
+
+
+def test_decoder_width_arm_freezes_the_base_encoder_and_trains_a_fresh_decoder():
+    recipe = recipes.decoder_width_recipe("smoke", 16)
+    assert recipe.base == segformer_recipe("smoke") and recipe.decoder.steps == 3
+    seeded = dataclasses.replace(recipe, seed=5)  # the seed reaches every stage, the base's too
+    assert {seeded.base.seed, seeded.base.train.seed, seeded.base.pretrain.seed, seeded.decoder.seed} == {5}
+
+    cache = {}
+    out = recipes.run_decoder_width(recipe, cache=cache)
+    assert set(out) == {"miou", "joint_miou", "train_time_s"}
+    (base,) = cache.values()
+    assert out["joint_miou"] == base.miou
+    encoder = {k: v.clone() for k, v in base.model.encoder.state_dict().items()}
+    model = recipes.frozen_encoder_with_decoder(base.model, recipe.base, 16)
+    assert model.config.decoder_dim == 16 and not any(p.requires_grad for p in model.encoder.parameters())
+    train_segformer(dataclasses.replace(recipe.base, train=recipe.decoder), model=model, log=None)
+    assert all(torch.equal(v, model.encoder.state_dict()[k]) for k, v in encoder.items())  # frozen: unchanged
+    # the next width of the same seed reuses the base run: the cache still holds that one run
+    recipes.run_decoder_width(recipes.decoder_width_recipe("smoke", 32), cache=cache)
+    assert list(cache.values()) == [base]
+
+
+def test_decoder_width_recipe_rejects_bad_input():
+    recipe = recipes.decoder_width_recipe("smoke", 16)
+    with pytest.raises(ValueError, match="decoder_dim must be a positive integer, got 0"):
+        dataclasses.replace(recipe, decoder_dim=0)
+    with pytest.raises(ValueError, match="base is a 'smoke' recipe, the arm a 'cpu' one"):
+        dataclasses.replace(recipe, profile="cpu")
+    with pytest.raises(TypeError, match="base must be a SegFormerRecipe, got dict"):
+        dataclasses.replace(recipe, base={})

@@ -82,6 +82,10 @@ def run_identity(recipe) -> dict:
     fields = dataclasses.asdict(recipe)
     for name in stage_configs(recipe):
         fields[name] = {k: v for k, v in fields[name].items() if k not in RUNTIME_FIELDS}
+    for f in dataclasses.fields(recipe):  # a recipe nested in another (a run built on a whole run)
+        value = getattr(recipe, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, TrainConfig):
+            fields[f.name] = run_identity(value)
     return {"recipe": type(recipe).__name__, **fields}
 
 

@@ -532,6 +532,81 @@ def measure_segformer_speed(recipe: SegFormerSpeedRecipe, device="auto") -> dict
 
 
 # -----------------------------------------------------------------------------------------------
+# Table 1b: how wide the decoder must be, on a frozen encoder
+# -----------------------------------------------------------------------------------------------
+
+# The paper trains one whole model per decoder width C. Here one run of the main recipe trains
+# SegFormer jointly; its encoder is then frozen and a fresh All-MLP decoder of each width is
+# trained on top, with the main run's optimiser, loss, scenes and held-out test: the question
+# behind Table 1b (how wide must the decoder be on top of a good encoder?) at a fifth of the cost.
+DECODER_WIDTHS = (16, 32, 64, 128, 256)
+_DECODER_STEPS = {"smoke": 3, "cpu": 500, "gpu": 2000}
+
+
+@dataclass
+class DecoderWidthRecipe:
+    """One arm of Table 1b on a frozen encoder: ``base``'s whole run (encoder pretraining, then
+    SegFormer trained jointly), then its encoder frozen under a freshly initialised All-MLP
+    decoder of width ``decoder_dim``, trained for the ``decoder`` stage on ``base``'s scenes and
+    scored on its held-out ones. The run's seed is every stage's, ``base``'s included."""
+
+    profile: str = "cpu"
+    base: SegFormerRecipe = field(default_factory=SegFormerRecipe)
+    decoder_dim: int = 128
+    decoder: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.base, SegFormerRecipe):
+            raise TypeError(f"base must be a SegFormerRecipe, got {type(self.base).__name__}")
+        if self.base.profile != self.profile:
+            raise ValueError(f"base is a {self.base.profile!r} recipe, the arm a {self.profile!r} one")
+        if isinstance(self.decoder_dim, bool) or not isinstance(self.decoder_dim, int) or self.decoder_dim < 1:
+            raise ValueError(f"decoder_dim must be a positive integer, got {self.decoder_dim!r}")
+        self.base = dataclasses.replace(self.base, seed=self.seed)  # its stages take the seed too
+        if isinstance(self.decoder, dict):
+            self.decoder = TrainConfig(**self.decoder)
+        if not isinstance(self.decoder, TrainConfig):
+            raise TypeError(f"decoder must be a TrainConfig or a dict of its fields, got {type(self.decoder).__name__}")
+        self.decoder = dataclasses.replace(self.decoder, seed=self.seed)
+
+
+def decoder_width_recipe(profile: str | None = None, decoder_dim: int = 128) -> DecoderWidthRecipe:
+    """Table 1b's arm of width ``decoder_dim`` for ``profile``: the main recipe, then a fresh
+    decoder trained with the main stage's optimiser and schedule shape for a quarter of its steps
+    (warm-up a tenth of them, no evaluation along the way)."""
+    base = segformer_recipe(profile)
+    steps = _DECODER_STEPS[base.profile]
+    decoder = dataclasses.replace(base.train, steps=steps, warmup_steps=max(1, steps // 10), eval_every=0,
+                                  log_every=0)
+    return DecoderWidthRecipe(profile=base.profile, base=base, decoder_dim=decoder_dim, decoder=decoder)
+
+
+def frozen_encoder_with_decoder(trained: SegFormer, recipe: SegFormerRecipe, decoder_dim: int) -> SegFormer:
+    """``trained``'s encoder (a copy), frozen, under a decoder of width ``decoder_dim`` freshly
+    initialised from ``recipe.seed``."""
+    model = make_segformer(dataclasses.replace(
+        recipe, model_overrides={**recipe.model_overrides, "decoder_dim": decoder_dim}))
+    model.encoder = copy.deepcopy(trained.encoder).requires_grad_(False)
+    return model
+
+
+def run_decoder_width(recipe: DecoderWidthRecipe, cache: dict | None = None, log=None) -> dict:
+    """Train one arm (:class:`DecoderWidthRecipe`); returns its held-out ``miou``, the jointly
+    trained base's (``joint_miou``, the same for every arm of a seed) and the decoder's training
+    time. ``cache`` (a dict) keeps the base run between the arms of one seed: it trains once."""
+    cache = {} if cache is None else cache
+    key = repr(run_identity(recipe.base))
+    if key not in cache:
+        cache.clear()  # one base at a time: an experiment runs a seed's arms together
+        cache[key] = train_segformer(recipe.base, log=log)
+    base = cache[key]
+    model = frozen_encoder_with_decoder(base.model, recipe.base, recipe.decoder_dim)
+    result = train_segformer(dataclasses.replace(recipe.base, train=recipe.decoder), model=model, log=log)
+    return {"miou": result.miou, "joint_miou": base.miou, "train_time_s": result.history.train_time}
+
+
+# -----------------------------------------------------------------------------------------------
 # Table 1c: Mix-FFN vs a learned positional encoding when the test input grows
 # -----------------------------------------------------------------------------------------------
 
