@@ -295,6 +295,25 @@ def arm_bars(data: dict, arms, metrics: dict, names=None, ax=None, title: str = 
     return ax.figure
 
 
+def pretraining_curve(history, title: str, metric: str = "acc", label: str = "held-out accuracy"):
+    """One pretraining stage on a small figure: its training loss (a running mean over about a
+    fortieth of its steps) and its held-out ``metric`` at each evaluation. ``history``: the stage's
+    :class:`~minimodels.train.History`. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    if not len(history.loss):
+        raise ValueError(f"pretraining_curve needs a history with training steps, got {len(history.loss)} losses")
+    fig, ax = plt.subplots(figsize=(7, 2.3), constrained_layout=True)
+    k = max(1, len(history.loss) // 40)
+    running = [sum(history.loss[i - k + 1:i + 1]) / k for i in range(k - 1, len(history.loss))]
+    ax.plot(history.step[k - 1:], running, color="C2", label=f"training loss (mean of {k} steps)")
+    ax.plot([e["step"] for e in history.evals], [float(e[metric]) for e in history.evals], "o", color="C3",
+            label=label)
+    ax.set(xlabel="step", title=title)
+    ax.legend(fontsize=8)
+    return fig
+
+
 def arm_values(data: dict, arm: str, metric: str, at_step: int | None = None) -> list[float]:
     """Each seed's ``metric`` for ``arm`` of a results file (``results/NAME.json``, as loaded by
     ``minimodels.experiments.load``), in the file's seed order. ``at_step``: the held-out

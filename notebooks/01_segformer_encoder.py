@@ -52,7 +52,7 @@ from minimodels.flops import BREAKDOWN_HEADERS, breakdown_rows, count_macs, macs
 from minimodels.layers import count_params
 from minimodels.recipes.common import digit_task
 from minimodels.recipes.segformer import make_segformer, segformer_recipe, trained_encoder
-from minimodels.report import CACHE_DIR, figure_saver, print_table, record, show_source
+from minimodels.report import CACHE_DIR, figure_saver, pretraining_curve, print_table, record, show_source
 from minimodels.segformer import (
     VARIANTS,
     EfficientSelfAttention,
@@ -1041,14 +1041,8 @@ pretrain = trained_encoder(encoder_model, ENCODER_RECIPE,
 digit_acc = float(pretrain.evals[-1]["acc"])
 
 # %% tags=["hide-input", "nbval-ignore-output"]
-fig, ax = plt.subplots(figsize=(7, 2.3), constrained_layout=True)
-k = max(1, len(pretrain.loss) // 40)
-ax.plot(pretrain.step[k - 1:], torch.tensor(pretrain.loss).unfold(0, k, 1).mean(1), color="C2",
-        label=f"training loss (mean of {k} steps)")
-ax.plot([e["step"] for e in pretrain.evals], [float(e["acc"]) for e in pretrain.evals], "o", color="C3",
-        label="held-out accuracy")
-ax.set(xlabel="step", title=f"Encoder pretraining: {len(pretrain.loss)} steps, held-out accuracy {digit_acc:.3f}")
-ax.legend(fontsize=8)
+fig = pretraining_curve(pretrain, f"Encoder pretraining: {len(pretrain.loss)} steps, "
+                                  f"held-out accuracy {digit_acc:.3f}")
 show(fig, "encoder_pretraining")
 record(NB, "encoder pretraining: held-out digit accuracy", round(digit_acc, 3), None, "accuracy",
        note=f"{len(pretrain.loss)} steps at {ENCODER_RECIPE.pretrain_size}px, profile {ENCODER_RECIPE.profile}; "

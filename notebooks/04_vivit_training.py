@@ -65,14 +65,15 @@ from minimodels.recipes.vivit import (
     make_vivit,
     motion_metrics,
     predict_vivit,
-    pretrain_image_vit,
     scale_pixels,
     train_vivit,
+    trained_image_vit,
     vivit_ablation_recipe,
     vivit_data,
     vivit_loss,
     vivit_recipe,
 )
+from minimodels.report import CACHE_DIR
 from minimodels.vivit import ViViT
 
 NB = "04_vivit_training"
@@ -189,10 +190,12 @@ print(f"train {tuple(train_videos.shape)}, test {tuple(test_videos.shape)} in {t
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Image pretraining, then the main run
 #
-# First the image ViT (one for the whole notebook: every initialisation below starts from it).
+# First the image ViT (one for the whole notebook: every initialisation below starts from it), pretrained
+# by notebook 03 and loaded from `runs/cache/` (pretrained here when 03 has not run).
 
 # %% tags=["hide-input", "nbval-ignore-output"]
-image_vit, pretrain_history = pretrain_image_vit(recipe, log=print)
+# the image ViT comes pretrained from notebook 03 (runs/cache/), or is pretrained here
+image_vit, pretrain_history = trained_image_vit(recipe, cache_dir=CACHE_DIR / "vivit", log=print)
 digit_acc = float(pretrain_history.evals[-1]["acc"])
 print(f"image ViT: {count_params(image_vit) / 1e3:.0f}k parameters, held-out digit accuracy {digit_acc:.3f} (chance 0.1)")
 if not SMOKE:

@@ -209,3 +209,18 @@ def test_study_plot_draws_each_arm_and_refuses_unnamed_arms():
     with pytest.raises(ValueError, match="names must name each of the 2 arms"):
         report.study_plot(data, ["a", "b"], names=["A"])
     plt.close("all")
+
+
+def test_pretraining_curve_draws_the_running_loss_and_every_evaluation():
+    from minimodels.train import History
+
+    h = History()
+    h.step, h.loss = list(range(80)), [2.0 - i / 80 for i in range(80)]
+    h.evals = [{"step": 40, "acc": 0.3}, {"step": 79, "acc": 0.5}]
+    fig = report.pretraining_curve(h, "pretraining")
+    loss, evals = fig.axes[0].lines
+    assert len(loss.get_xdata()) == 80 - 2 + 1  # a running mean of 2 steps (a fortieth of 80)
+    assert list(evals.get_ydata()) == [0.3, 0.5] and fig.axes[0].get_title() == "pretraining"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="needs a history with training steps, got 0 losses"):
+        report.pretraining_curve(History(), "empty")

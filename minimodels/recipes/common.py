@@ -113,13 +113,15 @@ def check_out_dir(out_dir) -> Path | None:
     return out_dir / "stages"
 
 
-def cache_path(recipe, cache_dir, kind: str, keys=None) -> Path | None:
+def cache_path(recipe, cache_dir, kind: str, keys=None, fields: dict | None = None) -> Path | None:
     """Where a trained stage of ``recipe`` is kept for later runs (a later notebook, the next
-    execution): ``cache_dir/<kind>-<profile>-<hash of the recipe fields that define it>.pt``, the
-    fields being ``keys`` (default: all of them); None without a ``cache_dir``."""
+    execution): ``cache_dir/<kind>-<profile>-<hash of what defines it>.pt``, what defines it being
+    the recipe fields ``keys`` (default: all of them) or, given, ``fields`` (a dict of everything
+    the stage depends on); None without a ``cache_dir``."""
     if cache_dir is None:
         return None
-    fields = dataclasses.asdict(recipe) if keys is None else {k: getattr(recipe, k) for k in keys}
+    if fields is None:
+        fields = dataclasses.asdict(recipe) if keys is None else {k: getattr(recipe, k) for k in keys}
     tag = hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()[:10]
     return Path(cache_dir) / f"{kind}-{recipe.profile}-{tag}.pt"
 

@@ -60,6 +60,7 @@ from minimodels.layers import count_params
 from minimodels.recipes.common import (
     Result,
     build_recipe,
+    cache_path,
     check_out_dir,
     check_recipe,
     classify_digits,
@@ -69,7 +70,16 @@ from minimodels.recipes.common import (
     stage_config,
     wall_time,
 )
-from minimodels.train import History, TrainConfig, device_name, fit, resolve_device, sample_batches
+from minimodels.train import (
+    History,
+    TrainConfig,
+    device_name,
+    fit,
+    load_checkpoint,
+    resolve_device,
+    sample_batches,
+    save_checkpoint,
+)
 from minimodels.vivit import (
     TEMPORAL_ATTENTION_INITS,
     TUBELET_INITS,
@@ -250,6 +260,26 @@ def pretrain_image_vit(recipe: ViViTRecipe, log=print, progress: bool | None = F
     return vit.cpu(), history
 
 
+def trained_image_vit(recipe: ViViTRecipe, cache_dir=None, log=print, progress: bool | None = False,
+                      checkpoint_dir=None, resume: bool = False) -> tuple[ViT, History]:
+    """:func:`pretrain_image_vit`, or its ViT and history loaded from
+    ``cache_dir/vivit-image-vit-<profile>-<hash of image_pretraining(recipe)>.pt`` when an earlier
+    run (notebook 03) left them there; a fresh run saves them there. ``checkpoint_dir`` /
+    ``resume``: as in :func:`pretrain_image_vit`."""
+    log = log or (lambda line: None)
+    path = cache_path(recipe, cache_dir, "vivit-image-vit", fields=image_pretraining(recipe))
+    if path is not None and path.exists():
+        ckpt = load_checkpoint(path)
+        vit = make_image_vit(recipe)
+        vit.load_state_dict(ckpt["vit"])
+        log(f"pretrained image ViT: loaded {path}")
+        return vit, History.from_dict(ckpt["history"])
+    vit, history = pretrain_image_vit(recipe, log=log, progress=progress, checkpoint_dir=checkpoint_dir, resume=resume)
+    if path is not None:
+        save_checkpoint(path, {"vit": vit.state_dict(), "history": history.to_dict()})
+    return vit, history
+
+
 def image_pretraining(recipe: ViViTRecipe) -> dict:
     """Everything the recipe's image pretraining depends on: recipes with equal values pretrain the
     same image ViT (e.g. arms that differ only in tubelet length, ViViT model or video schedule),
@@ -416,7 +446,7 @@ class ViViTResult(Result):
 
 
 def train_vivit(recipe: ViViTRecipe | None = None, model=None, image_vit=None, log=print, progress: bool | None = False,
-                out_dir=None, resume: bool = False, data=None) -> ViViTResult:
+                out_dir=None, resume: bool = False, data=None, cache_dir=None) -> ViViTResult:
     """Train ViViT on motion videos with ``recipe`` and evaluate it on held-out test videos.
 
     1. data: ``n_train`` training and ``n_test`` test videos (:func:`vivit_data`), or ``data`` =
@@ -431,7 +461,8 @@ def train_vivit(recipe: ViViTRecipe | None = None, model=None, image_vit=None, l
     image pretraining's in ``out_dir/stages/``, the video training's in ``out_dir/checkpoint.pt``,
     each every twentieth of its stage and at its end; with ``resume`` the run continues from them
     (a checkpoint of another recipe is refused, naming the fields that differ). log: where log
-    lines go (``None``: silent).
+    lines go (``None``: silent). cache_dir: where the pretrained image ViT is kept for later runs,
+    and taken from when an earlier run (notebook 03) left it (:func:`trained_image_vit`).
     """
     t0 = time.perf_counter()
     recipe = recipe or vivit_recipe()
@@ -445,8 +476,8 @@ def train_vivit(recipe: ViViTRecipe | None = None, model=None, image_vit=None, l
     pretrain, given = None, model is not None
     if model is None:
         if image_vit is None and recipe.pretrain.steps:
-            vit, pretrain = pretrain_image_vit(recipe, log=log, progress=progress, checkpoint_dir=stages,
-                                               resume=resume)
+            vit, pretrain = trained_image_vit(recipe, cache_dir=cache_dir, log=log, progress=progress,
+                                              checkpoint_dir=stages, resume=resume)
             image_vit = {k: v.detach().clone() for k, v in vit.state_dict().items()}
         elif isinstance(image_vit, nn.Module):
             image_vit = {k: v.detach().clone() for k, v in image_vit.state_dict().items()}
