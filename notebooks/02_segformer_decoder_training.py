@@ -1346,8 +1346,8 @@ report.record(NB, "B0 params encoder+decoder", rows[0][1], 3.8, "M")
 # - The All-MLP decoder is four per-pixel Linears; the context a UperNet head builds with 3x3 convs
 #   comes from the encoder, whose attention can reach the whole image from stage 1 on, where a CNN's
 #   stage 1 cannot (section 4 measures how far each does).
-# - Tables 1a and 1b's costs are recomputed from the code; on a frozen encoder (3 seeds) each doubling
-#   of C buys less accuracy than the one before, for about 3x the decoder's MACs.
+# - Tables 1a and 1b's costs are recomputed from the code; on a frozen encoder each doubling of C buys
+#   less accuracy than the one before (mean of 3 seeds), for about 3x the decoder's MACs.
 # - Table 1c at CPU scale, at equal accuracy over 3 seeds: both encoders barely move as the input
 #   grows; whether the PE falls clearly behind, and why, section 6's verdict and its control say.
 
