@@ -1013,7 +1013,8 @@ ax.legend(fontsize=8)
 show(fig, "table_1b_frozen_encoder")
 
 for (a, b), g in zip(steps, gains):
-    print(f"C {a:>3} -> {b:>3}: {g.mean():+5.1f} mIoU points ({'every seed' if (g > 0).all() else 'not every seed'}) "
+    agree = "a gain in every seed" if (g > 0).all() else "not a gain in every seed"
+    print(f"C {a:>3} -> {b:>3}: {g.mean():+5.1f} mIoU points ({agree}) "
           f"for {dec_mmacs[b] / dec_mmacs[a]:.1f}x the decoder's MACs")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
