@@ -34,6 +34,15 @@ def check_recipe(recipe) -> None:
     """Checks every recipe shares: a known profile, stages that are :class:`TrainConfig`\\ s (a
     dict is turned into one; every stage takes the recipe's seed), and a batch that fits the
     training set."""
+    check_stages(recipe)
+    if recipe.train.batch_size > recipe.n_train:
+        raise ValueError(f"batch_size {recipe.train.batch_size} is larger than n_train {recipe.n_train}")
+
+
+def check_stages(recipe) -> None:
+    """A known profile, and stages that are :class:`TrainConfig`\\ s (a dict is turned into one),
+    each given the recipe's seed: :func:`check_recipe` without its data check, for a recipe built
+    on others (e.g. one nesting a whole run)."""
     if recipe.profile not in profiles.PROFILES:
         raise ValueError(f"profile must be one of {profiles.PROFILES}, got {recipe.profile!r}")
     for name in stage_configs(recipe):
@@ -44,8 +53,6 @@ def check_recipe(recipe) -> None:
             raise TypeError(f"{type(recipe).__name__}.{name} must be a TrainConfig or a dict of its fields, "
                             f"got {type(stage).__name__}")
         setattr(recipe, name, dataclasses.replace(stage, seed=recipe.seed))
-    if recipe.train.batch_size > recipe.n_train:
-        raise ValueError(f"batch_size {recipe.train.batch_size} is larger than n_train {recipe.n_train}")
 
 
 def build_recipe(cls, by_profile: dict, profile: str | None, overrides: dict, merged: tuple[str, ...] = ()):

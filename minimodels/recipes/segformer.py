@@ -65,6 +65,7 @@ from minimodels.recipes.common import (
     cache_path,
     check_out_dir,
     check_recipe,
+    check_stages,
     classify_digits,
     digit_task,
     extend_profiles,
@@ -564,11 +565,9 @@ class DecoderWidthRecipe:
         if isinstance(self.decoder_dim, bool) or not isinstance(self.decoder_dim, int) or self.decoder_dim < 1:
             raise ValueError(f"decoder_dim must be a positive integer, got {self.decoder_dim!r}")
         self.base = dataclasses.replace(self.base, seed=self.seed)  # its stages take the seed too
-        if isinstance(self.decoder, dict):
-            self.decoder = TrainConfig(**self.decoder)
-        if not isinstance(self.decoder, TrainConfig):
-            raise TypeError(f"decoder must be a TrainConfig or a dict of its fields, got {type(self.decoder).__name__}")
-        self.decoder = dataclasses.replace(self.decoder, seed=self.seed)
+        check_stages(self)  # the decoder stage: a TrainConfig with the run's seed
+        if self.decoder.batch_size > self.base.n_train:
+            raise ValueError(f"decoder batch_size {self.decoder.batch_size} is larger than n_train {self.base.n_train}")
 
 
 def decoder_width_recipe(profile: str | None = None, decoder_dim: int = 128) -> DecoderWidthRecipe:
