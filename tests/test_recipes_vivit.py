@@ -22,7 +22,6 @@ from minimodels.recipes.vivit import (
     vivit_loss,
     vivit_recipe,
 )
-from minimodels.train import CheckpointError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -262,30 +261,3 @@ def test_experiment_arms_share_one_image_pretraining_and_the_videos():
     assert all(len(o["trajectory_step"]) == len(o["trajectory_acc"]) >= 1 for o in outs)
     with pytest.raises(ValueError, match=r"t must be one of \(1, 2, 4, 8\), got 3"):
         recipes.tubelet_recipe("smoke", "motion", 3)
-
-
-def test_pretrained_image_vit_is_cached_and_gives_the_same_run(tmp_path):
-    recipe = vivit_recipe("smoke")
-    fresh = train_vivit(recipe, log=None)  # no cache: pretrains
-    cached = train_vivit(recipe, log=None, cache_dir=tmp_path)  # pretrains and saves the image ViT
-    assert len(list(tmp_path.glob("vivit-image-vit-smoke-*.pt"))) == 1
-    lines = []
-    loaded = train_vivit(recipe, log=lines.append, cache_dir=tmp_path)  # loads it
-    assert any("pretrained image ViT: loaded" in line for line in lines)
-    assert not any("image pretraining:" in line for line in lines)
-    assert loaded.pretrain.loss == fresh.pretrain.loss and loaded.pretrain.evals == fresh.pretrain.evals
-    for run in (cached, loaded):  # the video stage is the same whether the image ViT was loaded or trained
-        assert run.history.loss == fresh.history.loss and run.acc == fresh.acc
-        assert all(torch.equal(p, q) for p, q in zip(fresh.model.parameters(), run.model.parameters()))
-    # an arm whose image pretraining differs does not pick up these weights; one differing only after it does
-    lines = []
-    train_vivit(vivit_recipe("smoke", pretrain={"steps": recipe.pretrain.steps + 1}), log=lines.append,
-                cache_dir=tmp_path)
-    assert any("image pretraining:" in line for line in lines)
-    lines = []
-    train_vivit(vivit_recipe("smoke", train={"steps": recipe.train.steps + 1}), log=lines.append, cache_dir=tmp_path)
-    assert any("pretrained image ViT: loaded" in line for line in lines)
-    for path in tmp_path.glob("vivit-image-vit-smoke-*.pt"):  # a corrupt file: an error naming it
-        path.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
-        train_vivit(recipe, log=None, cache_dir=tmp_path)
