@@ -58,7 +58,6 @@ attention are seen as the ops above.
 from __future__ import annotations
 
 import contextlib
-
 import functools
 import math
 import os
