@@ -972,9 +972,8 @@ display(Markdown(
 # %% tags=["hide-input", "nbval-ignore-output"]
 t1b = experiments.load("segformer_table_1b")
 t1b_widths = [int(arm.split("=")[1]) for arm in t1b["arms"]]
-t1b_seeds = {C: t1b["arms"][f"C={C}"]["runs"] for C in t1b_widths}
-t1b_miou = {C: np.array([run["miou"] for run in runs.values()]) for C, runs in t1b_seeds.items()}
-joint = np.array([run["joint_miou"] for run in t1b_seeds[t1b_widths[0]].values()])  # the same for every arm
+t1b_miou = {C: np.array(report.arm_values(t1b, f"C={C}", "miou")) for C in t1b_widths}
+joint = np.array(report.arm_values(t1b, f"C={t1b_widths[0]}", "joint_miou"))  # the same for every arm
 t1b_base = t1b["arms"][f"C={t1b_widths[0]}"]["recipe"]["base"]  # the recorded main run's recipe
 size, joint_C = t1b_base["image_size"], t1b_base["model_overrides"]["decoder_dim"]
 dec_params, dec_mmacs = {}, {}
@@ -986,7 +985,8 @@ for C in t1b_widths:  # the cost of each width at the recorded image size, count
     dec_params[C], dec_mmacs[C] = count_params(m.decoder) / 1e3, count_macs(m.decoder, maps) / 1e6
 
 steps = list(zip(t1b_widths, t1b_widths[1:]))
-gains = [100 * (t1b_miou[b] - t1b_miou[a]) for a, b in steps]  # points, per seed
+gains = [report.gain(t1b, f"C={b}", f"C={a}", "miou", name=f"C = {b}", over_name=f"C = {a}", unit="mIoU")
+         for a, b in steps]  # paired by seed
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.6), constrained_layout=True)
 ax = axes[0]
 for s in range(len(joint)):
@@ -1002,7 +1002,7 @@ ax.minorticks_off()
 ax.grid(alpha=0.3)
 ax.legend(fontsize=8, loc="lower right")
 ax = axes[1]
-for i, g in enumerate(gains):
+for i, g in enumerate(100 * np.array(gain["per_seed"]) for gain in gains):  # points
     ax.bar(i, g.mean(), 0.6, color="#c6dbef", label="mean" if i == 0 else None)
     ax.plot([i] * len(g), g, "o", color="#08519c", ms=4, label="each seed" if i == 0 else None)
 ax.axhline(0, color="0.4", lw=0.8)
@@ -1012,10 +1012,8 @@ ax.grid(alpha=0.3, axis="y")
 ax.legend(fontsize=8)
 show(fig, "table_1b_frozen_encoder")
 
-for (a, b), g in zip(steps, gains):
-    agree = "a gain in every seed" if (g > 0).all() else "not a gain in every seed"
-    print(f"C {a:>3} -> {b:>3}: {g.mean():+5.1f} mIoU points ({agree}) "
-          f"for {dec_mmacs[b] / dec_mmacs[a]:.1f}x the decoder's MACs")
+for (a, b), gain in zip(steps, gains):
+    print(f"{gain['sentence']}, for {dec_mmacs[b] / dec_mmacs[a]:.1f}x the decoder's MACs")
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # In Table 1b, 256 -> 768 gives +0.5 mIoU for 2.4x the FLOPs and 768 -> 2048 another +0.2 for 4.9x:
